@@ -1,0 +1,1 @@
+"""Kaapana executor for Apache Airflow and the Kaapana task API."""

@@ -1,0 +1,1 @@
+"""The task contract: schema validation, templating, semantic checks and merging."""

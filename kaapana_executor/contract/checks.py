@@ -1,0 +1,127 @@
+"""Semantic checks the JSON Schemas cannot express (uniqueness, regexes, relative paths).
+
+Kaapana accepts these mistakes silently and fails later, inside a running pod or not at all;
+we reject them when the file is read, with the field path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import PurePosixPath
+
+from kaapana_executor.errors import PathPart, Problem
+from kaapana_executor.models import ProcessingContainer, ScaleRule, Task, TaskTemplate
+
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _duplicates(
+    names: Iterable[str], path: Sequence[PathPart], field: str, what: str
+) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for index, name in enumerate(names):
+        if name in seen:
+            problems.append(Problem((*path, index, field), f"duplicate {what} {name!r}"))
+        seen.add(name)
+    return problems
+
+
+def relative_path_problem(value: str) -> str | None:
+    """Why ``value`` is not a safe relative path (absolute, or climbing out with ``..``)."""
+    path = PurePosixPath(value)
+    if path.is_absolute():
+        return f"{value!r} must be a relative path"
+    if ".." in path.parts:
+        return f"{value!r} must not contain '..'"
+    return None
+
+
+def check_scale_rule(rule: ScaleRule, path: Sequence[PathPart]) -> list[Problem]:
+    """A scale rule's regex compiles and its target_dir stays inside the channel."""
+    problems = []
+    if rule.target_regex is not None:
+        try:
+            re.compile(rule.target_regex)
+        except re.error as exc:
+            problems.append(Problem((*path, "target_regex"), f"invalid regular expression: {exc}"))
+    if rule.target_dir:
+        reason = relative_path_problem(rule.target_dir)
+        if reason:
+            problems.append(Problem((*path, "target_dir"), reason))
+    if rule.target_glob is not None and relative_path_problem(rule.target_glob or "*"):
+        problems.append(Problem((*path, "target_glob"), "glob must be relative"))
+    return problems
+
+
+def check_template(template: TaskTemplate, path: Sequence[PathPart]) -> list[Problem]:
+    """Unique env and channel names, unique mount paths, defaults inside their choices."""
+    problems = _duplicates((e.name for e in template.env), (*path, "env"), "name", "env")
+    for io in ("inputs", "outputs"):
+        mounts = getattr(template, io)
+        problems += _duplicates((m.name for m in mounts), (*path, io), "name", "channel")
+        for index, mount in enumerate(mounts):
+            if mount.scale_rule is not None:
+                problems += check_scale_rule(mount.scale_rule, (*path, io, index, "scale_rule"))
+    all_mounts = [
+        (io, i, m) for io in ("inputs", "outputs") for i, m in enumerate(getattr(template, io))
+    ]
+    seen: dict[str, str] = {}
+    for io, index, mount in all_mounts:
+        normal = str(PurePosixPath(mount.mounted_path))
+        if normal in seen:
+            problems.append(
+                Problem(
+                    (*path, io, index, "mounted_path"),
+                    f"{mount.mounted_path!r} is already the mount path of channel {seen[normal]!r}",
+                )
+            )
+        seen.setdefault(normal, mount.name)
+    for index, env in enumerate(template.env):
+        if env.choices and env.value not in env.choices:
+            problems.append(
+                Problem(
+                    (*path, "env", index, "value"),
+                    f"default {env.value!r} is not one of its choices {env.choices}",
+                )
+            )
+    return problems
+
+
+def check_processing_container(pc: ProcessingContainer) -> list[Problem]:
+    """All semantic problems of a processing-container document."""
+    problems = _duplicates(
+        (t.identifier for t in pc.templates), ("templates",), "identifier", "template identifier"
+    )
+    for index, template in enumerate(pc.templates):
+        problems += check_template(template, ("templates", index))
+    return problems
+
+
+def check_task(task: Task) -> list[Problem]:
+    """All semantic problems of a task document (its inline template included)."""
+    problems = _duplicates((e.name for e in task.env or []), ("env",), "name", "env")
+    problems += _duplicates((c.name for c in task.inputs), ("inputs",), "name", "channel")
+    problems += _duplicates((c.name for c in task.outputs), ("outputs",), "name", "channel")
+    for io in ("inputs", "outputs"):
+        for index, channel in enumerate(getattr(task, io)):
+            if channel.scale_rule is not None:
+                problems += check_scale_rule(channel.scale_rule, (io, index, "scale_rule"))
+            pvc = channel.volume_source.pvc if channel.volume_source else None
+            if pvc is not None and pvc.sub_path:
+                reason = relative_path_problem(pvc.sub_path)
+                if reason:
+                    problems.append(
+                        Problem((io, index, "volume_source", "pvc", "sub_path"), reason)
+                    )
+    for index, secret in enumerate((task.config.imagePullSecrets if task.config else None) or []):
+        if not _DNS_SUBDOMAIN.fullmatch(secret):
+            problems.append(
+                Problem(
+                    ("config", "imagePullSecrets", index), f"{secret!r} is not a valid secret name"
+                )
+            )
+    if isinstance(task.taskTemplate, TaskTemplate):
+        problems += check_template(task.taskTemplate, ("taskTemplate",))
+    return problems

@@ -1,0 +1,1 @@
+"""Everything that shapes Kubernetes objects (pure: no API calls here)."""

@@ -1,0 +1,43 @@
+"""Label and annotation keys on the pods this project creates: the one place they are named.
+
+Labels are for selection (watchers, adoption, cleanup), so they hold only label-safe values;
+annotations hold the exact Airflow identifiers, which may be longer or contain any character.
+"""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "kaapana.org"
+
+# Labels (selectable)
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "kaapana-executor"
+COMPONENT = "app.kubernetes.io/component"
+COMPONENT_VALUE = "processing-container"
+EXECUTOR = f"{PREFIX}/executor"  # identity of the executor instance that owns the pod
+DAG_ID = f"{PREFIX}/dag-id"
+TASK_ID = f"{PREFIX}/task-id"
+RUN_ID = f"{PREFIX}/run-id"
+TRY_NUMBER = f"{PREFIX}/try-number"
+MAP_INDEX = f"{PREFIX}/map-index"
+
+# Annotations (exact values)
+ANN_DAG_ID = f"{PREFIX}/dag-id"
+ANN_TASK_ID = f"{PREFIX}/task-id"
+ANN_RUN_ID = f"{PREFIX}/run-id"
+ANN_TRY_NUMBER = f"{PREFIX}/try-number"
+ANN_MAP_INDEX = f"{PREFIX}/map-index"
+ANN_TI_ID = f"{PREFIX}/ti-id"
+ANN_TEMPLATE = f"{PREFIX}/task-template"
+
+_LABEL_INVALID = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def label_value(text: str) -> str:
+    """A valid label value (≤ 63 chars, alphanumeric at both ends) that keeps what it can.
+
+    Labels only narrow a selection; the exact value is always in the annotation.
+    """
+    value = _LABEL_INVALID.sub("_", text)[:63]
+    return value.strip("._-")

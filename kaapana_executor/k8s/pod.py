@@ -1,0 +1,140 @@
+"""Build the pod for a task instance: a pure function from data to a ``V1Pod``.
+
+Inputs are mounted read-only, outputs read-write; host paths and PVCs (with ``subPath``) are
+volumes named after their channel. ``restartPolicy: Never``: retries are Airflow's job, and a
+restarted container would rerun on half-written outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+
+from kaapana_executor.contract.instance import ResolvedChannel, TaskInstance
+from kaapana_executor.k8s import labels
+from kaapana_executor.k8s.names import identity_hash
+
+CONTAINER_NAME = "main"
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """Deployment-wide pod settings (from the executor's configuration)."""
+
+    namespace: str = "default"
+    service_account_name: str | None = None
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_secrets: tuple[str, ...] = ()
+    security_context: dict[str, Any] = field(
+        default_factory=lambda: {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+    )
+    extra_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    """Who the pod is: its name and the ownership metadata."""
+
+    name: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+def _volume_name(io: str, channel: str) -> str:
+    return f"{io[:2]}-{identity_hash(io, channel)[:8]}"
+
+
+def _volume(io: str, channel: ResolvedChannel) -> client.V1Volume:
+    name = _volume_name(io, channel.name)
+    source = channel.volume
+    if source is None:
+        raise ValueError(f"channel {channel.name!r} is not bound to a volume")
+    if source.pvc is not None:
+        return client.V1Volume(
+            name=name,
+            persistent_volume_claim=client.V1PersistentVolumeClaimVolumeSource(
+                claim_name=source.pvc.claim_name, read_only=io == "inputs"
+            ),
+        )
+    return client.V1Volume(
+        name=name,
+        host_path=client.V1HostPathVolumeSource(
+            path=source.host_path, type="Directory" if io == "inputs" else "DirectoryOrCreate"
+        ),
+    )
+
+
+def _mount(io: str, channel: ResolvedChannel) -> client.V1VolumeMount:
+    sub_path = channel.volume.pvc.sub_path if channel.volume and channel.volume.pvc else None
+    return client.V1VolumeMount(
+        name=_volume_name(io, channel.name),
+        mount_path=channel.mounted_path,
+        read_only=io == "inputs",
+        sub_path=sub_path or None,
+    )
+
+
+def _resources(instance: TaskInstance) -> client.V1ResourceRequirements:
+    def strings(values: dict[str, str | float] | None) -> dict[str, str] | None:
+        return {k: str(v) for k, v in values.items()} if values else None
+
+    return client.V1ResourceRequirements(
+        requests=strings(instance.resources.requests), limits=strings(instance.resources.limits)
+    )
+
+
+def build_pod(instance: TaskInstance, identity: PodIdentity, settings: PodSettings) -> client.V1Pod:
+    """The complete pod for ``instance``; no I/O."""
+    channels = [("inputs", c) for c in instance.inputs] + [("outputs", c) for c in instance.outputs]
+    pull_secrets = [*settings.image_pull_secrets, *(instance.config.imagePullSecrets or [])]
+    container = client.V1Container(
+        name=CONTAINER_NAME,
+        image=instance.image,
+        image_pull_policy=settings.image_pull_policy,
+        command=instance.command,
+        env=[client.V1EnvVar(name=e.name, value=e.value) for e in instance.env] or None,
+        volume_mounts=[_mount(io, c) for io, c in channels] or None,
+        resources=_resources(instance),
+        security_context=settings.security_context or None,
+    )
+    pod_labels = {
+        labels.MANAGED_BY: labels.MANAGED_BY_VALUE,
+        labels.COMPONENT: labels.COMPONENT_VALUE,
+        **settings.extra_labels,
+        **(instance.config.labels or {}),
+        **identity.labels,
+    }
+    annotations = {**(instance.config.annotations or {}), **identity.annotations}
+    return client.V1Pod(
+        api_version="v1",
+        kind="Pod",
+        metadata=client.V1ObjectMeta(
+            name=identity.name,
+            namespace=settings.namespace,
+            labels=pod_labels,
+            annotations=annotations or None,
+        ),
+        spec=client.V1PodSpec(
+            restart_policy="Never",
+            service_account_name=settings.service_account_name,
+            automount_service_account_token=False,
+            image_pull_secrets=[
+                client.V1LocalObjectReference(name=s) for s in dict.fromkeys(pull_secrets)
+            ]
+            or None,
+            containers=[container],
+            volumes=[_volume(io, c) for io, c in channels] or None,
+        ),
+    )
+
+
+def to_dict(pod: client.V1Pod) -> dict[str, Any]:
+    """The pod as the API server's JSON (camelCase), for printing and comparisons."""
+    result: dict[str, Any] = client.ApiClient().sanitize_for_serialization(pod)  # type: ignore[no-untyped-call]
+    return result

@@ -1,0 +1,1 @@
+"""Kubernetes resource quantities and the memory scale rules of the task contract."""

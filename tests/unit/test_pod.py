@@ -1,0 +1,77 @@
+"""The pod built for a task instance (pure; checked field by field on the real V1Pod)."""
+
+from __future__ import annotations
+
+from kaapana_executor.contract import merge
+from kaapana_executor.contract.templating import RunContext
+from kaapana_executor.k8s import labels
+from kaapana_executor.k8s.identity import pod_identity
+from kaapana_executor.k8s.pod import PodSettings, build_pod, to_dict
+from tests.unit.builders import host, mount, task, template_model
+
+RUN = RunContext("dag", "run/1", "seg", try_number=2, map_index=-1)
+
+
+def _pod() -> dict[str, object]:
+    tmpl = template_model(
+        command=["seg"],
+        env=[{"name": "MODE", "value": "a"}],
+        inputs=[mount("in", "/in")],
+        outputs=[mount("out", "/out")],
+        resources={"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+    )
+    t = task(
+        inputs=[host("in", "/data/r/up/out")],
+        outputs=[
+            {
+                "name": "out",
+                "volume_source": {"pvc": {"claim_name": "results", "sub_path": "r/seg"}},
+            }
+        ],
+        config={"type": "k8s", "imagePullSecrets": ["registry"], "labels": {"team": "x"}},
+    )
+    instance = merge.merge(t, tmpl, "t.json")
+    pod = build_pod(
+        instance, pod_identity(RUN, instance.template, ti_id="uuid-1"), PodSettings(namespace="ns")
+    )
+    return to_dict(pod)
+
+
+def test_pod_spec() -> None:
+    pod = _pod()
+    meta = pod["metadata"]
+    spec = pod["spec"]
+    assert isinstance(meta, dict) and isinstance(spec, dict)
+    assert meta["namespace"] == "ns"
+    assert meta["labels"][labels.MANAGED_BY] == labels.MANAGED_BY_VALUE
+    assert meta["labels"][labels.RUN_ID] == "run_1"  # label-safe
+    assert meta["labels"]["team"] == "x"
+    assert meta["annotations"][labels.ANN_RUN_ID] == "run/1"  # exact
+    assert meta["annotations"][labels.ANN_TI_ID] == "uuid-1"
+    assert spec["restartPolicy"] == "Never"
+    assert spec["imagePullSecrets"] == [{"name": "registry"}]
+    (container,) = spec["containers"]
+    assert container["image"] == "reg/img:1"
+    assert container["command"] == ["seg"]
+    assert container["env"] == [{"name": "MODE", "value": "a"}]
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"memory": "2Gi"},
+    }
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert mounts["/in"]["readOnly"] is True
+    assert volumes[mounts["/in"]["name"]]["hostPath"] == {
+        "path": "/data/r/up/out",
+        "type": "Directory",
+    }
+    assert mounts["/out"]["readOnly"] is False
+    assert mounts["/out"]["subPath"] == "r/seg"
+    assert volumes[mounts["/out"]["name"]]["persistentVolumeClaim"] == {
+        "claimName": "results",
+        "readOnly": False,
+    }
+
+
+def test_pod_is_deterministic() -> None:
+    assert _pod() == _pod()
