@@ -16,8 +16,9 @@ def pod_identity(run: RunContext, template: str, ti_id: str | None = None) -> Po
         labels.TASK_ID: labels.label_value(run.task_id),
         labels.RUN_ID: labels.label_value(run.run_id),
         labels.TRY_NUMBER: str(run.try_number),
-        labels.MAP_INDEX: str(run.map_index),
     }
+    if run.map_index >= 0:  # "-1" is not a valid label value; unmapped tasks carry none
+        pod_labels[labels.MAP_INDEX] = str(run.map_index)
     annotations = {
         labels.ANN_DAG_ID: run.dag_id,
         labels.ANN_TASK_ID: run.task_id,

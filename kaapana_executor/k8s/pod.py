@@ -136,5 +136,5 @@ def build_pod(instance: TaskInstance, identity: PodIdentity, settings: PodSettin
 
 def to_dict(pod: client.V1Pod) -> dict[str, Any]:
     """The pod as the API server's JSON (camelCase), for printing and comparisons."""
-    result: dict[str, Any] = client.ApiClient().sanitize_for_serialization(pod)  # type: ignore[no-untyped-call]
+    result: dict[str, Any] = client.ApiClient().sanitize_for_serialization(pod)
     return result

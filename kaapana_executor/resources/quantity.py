@@ -30,7 +30,7 @@ def parse(value: str | int | float | Decimal) -> Decimal:
         result = Decimal(str(value))
     else:
         try:
-            result = Decimal(parse_quantity(value.strip()))  # type: ignore[no-untyped-call]
+            result = Decimal(parse_quantity(value.strip()))
         except (ValueError, InvalidOperation, TypeError) as exc:
             raise QuantityError(f"{value!r} is not a quantity: {exc}") from None
     if not result.is_finite() or result < 0:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from kaapana_executor.contract import merge
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s import labels
@@ -71,6 +75,18 @@ def test_pod_spec() -> None:
         "claimName": "results",
         "readOnly": False,
     }
+
+
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
+
+@pytest.mark.parametrize("map_index", [-1, 0, 7])
+def test_label_values_are_valid(map_index: int) -> None:
+    run = RunContext("dag.with:odd/chars", "manual__2026-01-01T00:00:00+00:00", "t", 1, map_index)
+    identity = pod_identity(run, "main")
+    for key, value in identity.labels.items():
+        assert len(value) <= 63 and LABEL_VALUE.fullmatch(value), (key, value)
+    assert (labels.MAP_INDEX in identity.labels) == (map_index >= 0)
 
 
 def test_pod_is_deterministic() -> None:

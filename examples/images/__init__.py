@@ -1,0 +1,1 @@
+"""Example processing-container images, built in Python and pushed to a registry."""

@@ -1,0 +1,78 @@
+"""DAG authoring: a plain Airflow task tagged with a task.json.
+
+``KaapanaTaskOperator(task_id=..., task_json="tasks/segment.json")`` is all a DAG author writes.
+The file is read and validated when the DAG file is parsed, so a broken task.json is a DAG
+import error naming the file, the field and the reason. The operator itself never runs code:
+KaapanaExecutor turns it into a processing-container pod (EmptyOperator would not do, since
+Airflow finishes those without any executor).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from kaapana_executor.contract import documents
+from kaapana_executor.contract.schema import Kind
+from kaapana_executor.contract.templating import RunContext, Variables
+from kaapana_executor.errors import ContractError
+from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY
+
+EXECUTOR_NAME = "KaapanaExecutor"
+_KNOWN_NAMESPACES = ("env.", "custom.")
+
+
+def check_task_text(text: str, source: str, dag_id: str, task_id: str) -> None:
+    """Validate a task.json as it will be rendered: ``run.*`` is known, env may be missing.
+
+    ``env`` values differ between the dag-processor and the scheduler, so missing ones are
+    not errors here; an unknown ``run.*`` field or top-level name always is.
+    """
+    probe = RunContext(dag_id=dag_id, run_id="parse-check", task_id=task_id)
+    parsed = documents.parse(
+        text, source, kind=Kind.TASK, variables=Variables(run=probe), lenient=True
+    )
+    unknown = [name for name in parsed.unresolved if not name.startswith(_KNOWN_NAMESPACES)]
+    if unknown:
+        raise ContractError.single(source, f"undefined template variable(s): {', '.join(unknown)}")
+
+
+class KaapanaTaskOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped here
+    """A processing-container task; runs only on KaapanaExecutor."""
+
+    ui_color = "#c6e2ff"
+
+    def __init__(
+        self,
+        *,
+        task_json: str | os.PathLike[str] | dict[str, Any],
+        executor: str | None = EXECUTOR_NAME,
+        **kwargs: Any,
+    ) -> None:
+        executor_config = dict(kwargs.pop("executor_config", None) or {})
+        super().__init__(executor=executor, **kwargs)
+        text, source = self._read(task_json)
+        dag_id = self.dag.dag_id if self.has_dag() else "dag"
+        check_task_text(text, source, dag_id, self.task_id)
+        executor_config[EXECUTOR_CONFIG_KEY] = {"task": text, "source": source}
+        self.executor_config = executor_config
+
+    def _read(self, task_json: str | os.PathLike[str] | dict[str, Any]) -> tuple[str, str]:
+        if isinstance(task_json, dict):
+            import json
+
+            return json.dumps(task_json), f"{self.task_id}.task.json"
+        path = Path(task_json)
+        if not path.is_absolute() and self.has_dag() and self.dag.fileloc:
+            path = Path(self.dag.fileloc).parent / path
+        return documents.read_text(path), path.name
+
+    def execute(self, context: Any) -> None:
+        """Never called on KaapanaExecutor; elsewhere it is a configuration mistake."""
+        raise RuntimeError(
+            f"{self.task_id} is a processing-container task: set executor={EXECUTOR_NAME!r} "
+            "(or make KaapanaExecutor the default executor)"
+        )

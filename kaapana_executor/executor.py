@@ -1,0 +1,142 @@
+"""KaapanaExecutor: the Airflow side. A thin adapter between BaseExecutor and the engine.
+
+Set ``[core] executor = kaapana_executor.KaapanaExecutor`` (alone or in a list). The api-server
+also constructs executors (to read live logs) without starting them, so ``__init__`` does no
+I/O and starts no thread: everything is built in :meth:`start`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.executors.base_executor import BaseExecutor
+
+from kaapana_executor import airflow_compat
+from kaapana_executor.config import ExecutorSettings
+from kaapana_executor.images.credentials import KubernetesPullSecrets
+from kaapana_executor.images.metadata import ImageMetadata
+from kaapana_executor.k8s.names import pod_name
+from kaapana_executor.runtime import kube
+from kaapana_executor.runtime.engine import Engine, Outcome, Wiring
+from kaapana_executor.runtime.refs import TaskRef
+from kaapana_executor.runtime.tasklog import container_lines
+
+log = logging.getLogger(__name__)
+
+
+def _images(settings: ExecutorSettings, gateway: kube.KubeGateway) -> ImageMetadata:
+    """processing-container.json from the registry API, cached by digest, with the
+    credentials the kubelet would use (the pods' pull secrets in the executor's namespace)."""
+    credentials = KubernetesPullSecrets(
+        gateway.core,
+        settings.namespace,
+        settings.image_pull_secrets,
+        service_account=settings.service_account or "default",
+    )
+    return ImageMetadata(
+        Path(settings.cache_dir), credentials, plain_http=settings.insecure_registries
+    )
+
+
+class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped here
+    """Runs Kaapana processing containers as Kubernetes pods; see the README."""
+
+    supports_ad_hoc_ti_run = False
+    serve_logs = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Built in start(): the api-server constructs executors it never starts.
+        self._engine: Engine | None = None
+        self._log_gateway: kube.KubeGateway | None = None
+        self._settings: ExecutorSettings | None = None
+
+    def _config(self) -> ExecutorSettings:
+        if self._settings is None:
+            self._settings = airflow_compat.load_settings()
+        return self._settings
+
+    def start(self) -> None:
+        """Validate the configuration (a bad value stops the scheduler with a clear error)."""
+        settings = self._config()
+        gateway = kube.KubeGateway(kube.api_client(settings.kubeconfig))
+        base_url = airflow_compat.execution_api_url()
+        watch_ns = None if settings.allowed_namespaces else settings.namespace
+        self._engine = Engine(
+            Wiring(
+                settings=settings,
+                gateway=gateway,
+                reporter=lambda ref: airflow_compat.ExecutionApiReporter(
+                    base_url, ref.ti_id, ref.token
+                ),
+                images=_images(settings, gateway).get,
+                upstream=airflow_compat.upstream_executor_config,
+                log_folder=airflow_compat.base_log_folder(),
+                watch_namespace=watch_ns,
+            )
+        )
+        self._engine.start()
+        log.info(
+            "KaapanaExecutor started: namespace %s, data root %s",
+            settings.namespace,
+            settings.data_root,
+        )
+
+    def _process_workloads(self, workloads: Sequence[Any]) -> None:
+        assert self._engine is not None, "start() first"
+        for workload in workloads:
+            ref: TaskRef = airflow_compat.parse_workload(workload)
+            del self.queued_tasks[ref.key]
+            self.running.add(ref.key)
+            self._engine.submit(ref)
+
+    def sync(self) -> None:
+        """Apply what the worker threads found; never waits on the network."""
+        if self._engine is None:
+            return
+        for key, outcome in self._engine.sync(set(self.running)):
+            if outcome == Outcome.SUCCESS:
+                self.success(key)
+            elif outcome == Outcome.FAIL:
+                self.fail(key)
+            else:
+                self.running.discard(key)
+
+    def revoke_task(self, *, ti: Any) -> None:
+        """Remove a queued or launching task (Airflow requeues it); never raises."""
+        self.queued_tasks.pop(ti.key, None)
+        self.running.discard(ti.key)
+        if self._engine is not None:
+            self._engine.revoke(ti.key)
+
+    def try_adopt_task_instances(self, tis: Sequence[Any]) -> Sequence[Any]:
+        """Adoption is not implemented yet: the scheduler resets these task instances."""
+        return tis
+
+    def get_task_log(self, ti: Any, try_number: int) -> tuple[list[str], list[str]]:
+        """Live container log of a running task, read from its pod (api-server side)."""
+        try:
+            settings = self._config()
+            if self._log_gateway is None:
+                self._log_gateway = kube.KubeGateway(kube.api_client(settings.kubeconfig))
+            name = pod_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, try_number)
+            for namespace in [settings.namespace, *settings.allowed_namespaces]:
+                text = self._log_gateway.read_log(name, namespace, settings.log_tail_lines)
+                if text:
+                    return [f"pod {namespace}/{name}"], container_lines(text)
+        except Exception as exc:  # a log view must never break the api-server
+            return [f"could not read the pod log: {exc}"], []
+        return [], []
+
+    def end(self) -> None:
+        """Stop the threads and wait for in-flight calls; pods keep running."""
+        if self._engine is not None:
+            self._engine.stop(wait=True)
+
+    def terminate(self) -> None:
+        """SIGTERM: stop without waiting."""
+        if self._engine is not None:
+            self._engine.stop(wait=False)

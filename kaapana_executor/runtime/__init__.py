@@ -1,0 +1,1 @@
+"""The executor's machinery: from a queued task instance to a reported final state."""

@@ -1,0 +1,33 @@
+"""The final Airflow state for what happened to a pod: one pure function, table-tested."""
+
+from __future__ import annotations
+
+from kaapana_executor.runtime.podstate import PodPhase, PodStatus
+from kaapana_executor.runtime.refs import FinalState
+
+
+def decide(
+    status: PodStatus, should_retry: bool, memory_limit: str | None = None
+) -> tuple[FinalState, str]:
+    """(state, sentence for the task log) for a terminal or timed-out pod status."""
+    failed = FinalState.UP_FOR_RETRY if should_retry else FinalState.FAILED
+    phase = status.phase
+    if phase is PodPhase.SUCCEEDED:
+        return FinalState.SUCCESS, "container exited with code 0"
+    if phase is PodPhase.SKIPPED:
+        return (
+            FinalState.SKIPPED,
+            "container exited with code 126: task skipped (Kaapana convention)",
+        )
+    if phase is PodPhase.OOM_KILLED:
+        limit = f" at its memory limit {memory_limit}" if memory_limit else ""
+        return failed, f"container was OOMKilled{limit} (exit code {status.exit_code})"
+    if phase is PodPhase.FAILED:
+        code = f"exit code {status.exit_code}" if status.exit_code is not None else "no exit code"
+        detail = f" ({status.reason})" if status.reason else ""
+        return failed, f"container failed with {code}{detail}"
+    if phase is PodPhase.GONE:
+        return failed, "pod was deleted before its container finished"
+    if phase.stuck:
+        return failed, f"pod could not start: {status.describe()}"
+    raise ValueError(f"{phase} is not a final pod state")

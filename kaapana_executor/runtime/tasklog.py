@@ -1,0 +1,61 @@
+"""Writing a task's log file: executor events and, before the final state, the container log.
+
+Airflow's api-server reads ``{base_log_folder}/{log_path}`` once the task is done (and merges
+it with the live pod log while it runs), so everything written here stays readable after the
+pod is gone. Lines are JSON objects like the task runner writes (timestamp, level, event).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+_CRI_TIMESTAMP = re.compile(
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)$"
+)
+_lock = threading.Lock()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class TaskLog:
+    """Appends to one task try's log file; safe to use from several threads."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def _write(self, records: list[dict[str, str]]) -> None:
+        if self.path is None or not records:
+            return
+        with _lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                for record in records:
+                    f.write(json.dumps(record) + "\n")
+
+    def event(self, message: str, level: str = "info") -> None:
+        """An executor event: what it did or waits for."""
+        self._write(
+            [{"timestamp": _now(), "level": level, "event": message, "logger": "kaapana_executor"}]
+        )
+
+    def container(self, text: str) -> None:
+        """The container's output as read from the pod (``timestamps=True`` lines)."""
+        records = []
+        for line in text.splitlines():
+            match = _CRI_TIMESTAMP.match(line)
+            stamp, message = (match.group(1), match.group(2)) if match else (_now(), line)
+            records.append(
+                {"timestamp": stamp, "level": "info", "event": message, "logger": "container"}
+            )
+        self._write(records)
+
+
+def container_lines(text: str) -> list[str]:
+    """Live pod log lines for ``get_task_log``, timestamps kept for interleaving."""
+    return [line for line in text.splitlines() if line]

@@ -1,0 +1,149 @@
+"""KaapanaExecutor end to end: real Airflow 3.3, the local KWOK cluster and the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from kaapana_executor.k8s import labels
+from kaapana_executor.k8s.names import pod_name
+from tests.support.airflow import E2E, wait_until
+
+pytestmark = pytest.mark.cluster
+
+
+def _pod(
+    core: client.CoreV1Api, e2e: E2E, dag: str, task: str, run: str, try_number: int
+) -> client.V1Pod:
+    return core.read_namespaced_pod(pod_name(dag, task, run, -1, try_number), e2e.namespace)
+
+
+def _volumes(pod: client.V1Pod) -> dict[str, str]:
+    by_name = {v.name: v.host_path.path for v in pod.spec.volumes}
+    return {m.mount_path: by_name[m.name] for m in pod.spec.containers[0].volume_mounts}
+
+
+def _env(pod: client.V1Pod) -> dict[str, str]:
+    return {e.name: e.value for e in pod.spec.containers[0].env or []}
+
+
+def test_dummy_workflow_links_channels_and_targets_user_input(
+    e2e: E2E, core_v1: client.CoreV1Api
+) -> None:
+    conf: dict[str, Any] = {"task_form": {"upstream": {"env": {"MODE": "thorough"}}}}
+    e2e.rest.wait_for_dag("kaapana_dummy")
+    e2e.rest.trigger("kaapana_dummy", "dummy-1", conf)
+    assert e2e.rest.wait_run("kaapana_dummy", "dummy-1") == "success"
+    up = _pod(core_v1, e2e, "kaapana_dummy", "upstream", "dummy-1", 1)
+    down = _pod(core_v1, e2e, "kaapana_dummy", "downstream", "dummy-1", 1)
+    root = str(e2e.data_root / "dummy-1" / "upstream")
+    assert _volumes(up) == {
+        "/home/upstream/channel1": f"{root}/channel1",
+        "/home/upstream/channel2": f"{root}/channel2",
+    }
+    assert _volumes(down) == {
+        "/home/downstream/channel1": f"{root}/channel1",
+        "/home/downstream/channel2": f"{root}/channel2",
+    }
+    assert all(m.read_only for m in down.spec.containers[0].volume_mounts)
+    assert _env(up)["MODE"] == "thorough"
+    assert _env(down)["MODE"] == "fast"
+    assert down.metadata.labels[labels.MANAGED_BY] == labels.MANAGED_BY_VALUE
+    log = e2e.rest.log("kaapana_dummy", "dummy-1", "upstream", 1)
+    assert "producing channel1" in log
+    assert "container exited with code 0" in log
+
+
+def test_invalid_choice_fails_only_that_task(e2e: E2E) -> None:
+    conf = {"task_form": {"downstream": {"env": {"MODE": "bogus"}}}}
+    e2e.rest.wait_for_dag("kaapana_dummy")
+    e2e.rest.trigger("kaapana_dummy", "dummy-bad-input", conf)
+    assert e2e.rest.wait_run("kaapana_dummy", "dummy-bad-input") == "failed"
+    states = {
+        t: ti["state"]
+        for t, ti in e2e.rest.task_instances("kaapana_dummy", "dummy-bad-input").items()
+    }
+    assert states == {"upstream": "success", "downstream": "failed"}
+    log = e2e.rest.log("kaapana_dummy", "dummy-bad-input", "downstream", 1)
+    assert "'bogus' is not a valid choice for MODE (choices: fast, thorough)" in log
+
+
+def test_fan_in_workflow(e2e: E2E, core_v1: client.CoreV1Api) -> None:
+    e2e.rest.wait_for_dag("kaapana_fan_in")
+    e2e.rest.trigger("kaapana_fan_in", "fan-1")
+    assert e2e.rest.wait_run("kaapana_fan_in", "fan-1") == "success"
+    combine = _pod(core_v1, e2e, "kaapana_fan_in", "combine", "fan-1", 1)
+    run = e2e.data_root / "fan-1"
+    assert _volumes(combine) == {
+        "/in/left": str(run / "produce_a" / "series"),
+        "/in/right": str(run / "produce_b" / "series"),
+        "/out/combined": str(run / "combine" / "combined"),
+    }
+
+
+def test_failing_container_retries_then_fails_with_exit_code(e2e: E2E) -> None:
+    e2e.rest.wait_for_dag("e2e_exit3")
+    e2e.rest.trigger("e2e_exit3", "exit3-1")
+    assert e2e.rest.wait_run("e2e_exit3", "exit3-1") == "failed"
+    assert e2e.rest.task_instances("e2e_exit3", "exit3-1")["exit3"]["try_number"] == 2
+    first = e2e.rest.log("e2e_exit3", "exit3-1", "exit3", 1)
+    second = e2e.rest.log("e2e_exit3", "exit3-1", "exit3", 2)
+    assert "container failed with exit code 3" in first and "reporting up_for_retry" in first
+    assert "container failed with exit code 3" in second and "reporting failed" in second
+    assert "about to fail" in second
+
+
+def test_oom_killed_is_reported(e2e: E2E) -> None:
+    e2e.rest.wait_for_dag("e2e_oom")
+    e2e.rest.trigger("e2e_oom", "oom-1")
+    assert e2e.rest.wait_run("e2e_oom", "oom-1") == "failed"
+    log = e2e.rest.log("e2e_oom", "oom-1", "oom", 1)
+    assert "container was OOMKilled at its memory limit 128Mi (exit code 137)" in log
+
+
+def test_image_pull_error_fails_after_grace(e2e: E2E, core_v1: client.CoreV1Api) -> None:
+    e2e.rest.wait_for_dag("e2e_pull")
+    e2e.rest.trigger("e2e_pull", "pull-1")
+    assert e2e.rest.wait_run("e2e_pull", "pull-1") == "failed"
+    log = e2e.rest.log("e2e_pull", "pull-1", "pull", 1)
+    assert "pod could not start: image pull error, ImagePullBackOff" in log
+    with pytest.raises(client.ApiException) as gone:
+        _pod(core_v1, e2e, "e2e_pull", "pull", "pull-1", 1)
+    assert gone.value.status == 404
+
+
+def test_clear_running_task_restarts_on_clean_outputs(e2e: E2E, core_v1: client.CoreV1Api) -> None:
+    dag, run, task = "e2e_clear", "clear-1", "forever"
+    e2e.rest.wait_for_dag(dag)
+    e2e.rest.trigger(dag, run)
+    first = pod_name(dag, task, run, -1, 1)
+    wait_until(lambda: _phase(core_v1, e2e, first) == "Running", 120, "the first try's pod to run")
+    stale = e2e.data_root / run / task / "channel1" / "stale.txt"
+    stale.write_text("written by try 1")
+    e2e.rest.clear(dag, run, [task])
+    second = pod_name(dag, task, run, -1, 2)
+    wait_until(
+        lambda: _phase(core_v1, e2e, second) == "Running", 120, "the second try's pod to run"
+    )
+    wait_until(lambda: _phase(core_v1, e2e, first) is None, 60, "the first try's pod to be deleted")
+    assert not stale.exists()
+    assert "working" in "\n".join(_live_log(core_v1, e2e, second))
+    core_v1.delete_namespaced_pod(second, e2e.namespace)  # the task fails: its pod is gone
+    assert e2e.rest.wait_run(dag, run) == "failed"
+    for try_number in (1, 2):
+        assert "working" in e2e.rest.log(dag, run, task, try_number), f"try {try_number}"
+
+
+def _phase(core: client.CoreV1Api, e2e: E2E, name: str) -> str | None:
+    try:
+        return str(core.read_namespaced_pod(name, e2e.namespace).status.phase)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _live_log(core: client.CoreV1Api, e2e: E2E, name: str) -> list[str]:
+    return str(core.read_namespaced_pod_log(name, e2e.namespace)).splitlines()

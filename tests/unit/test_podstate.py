@@ -1,0 +1,149 @@
+"""Pod status → task-level phase, and phase → final Airflow state, on real V1Pod objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from kaapana_executor.runtime.decide import decide
+from kaapana_executor.runtime.podstate import PodPhase, PodStatus, classify
+from kaapana_executor.runtime.refs import FinalState
+
+
+def pod(
+    phase: str,
+    *,
+    terminated: dict[str, Any] | None = None,
+    waiting: dict[str, Any] | None = None,
+    conditions: list[client.V1PodCondition] | None = None,
+) -> client.V1Pod:
+    state = client.V1ContainerState(
+        terminated=client.V1ContainerStateTerminated(**terminated) if terminated else None,
+        waiting=client.V1ContainerStateWaiting(**waiting) if waiting else None,
+        running=client.V1ContainerStateRunning() if phase == "Running" else None,
+    )
+    status = client.V1ContainerStatus(
+        name="main", image="i", image_id="", ready=phase == "Running", restart_count=0, state=state
+    )
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name="p"),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="main")], node_name="node-a"),
+        status=client.V1PodStatus(phase=phase, container_statuses=[status], conditions=conditions),
+    )
+
+
+UNSCHEDULABLE = [
+    client.V1PodCondition(
+        type="PodScheduled",
+        status="False",
+        reason="Unschedulable",
+        message="0/3 nodes are available: Insufficient cpu.",
+    )
+]
+
+CASES = [
+    ("pending", pod("Pending"), PodPhase.PENDING, None),
+    ("running", pod("Running"), PodPhase.RUNNING, None),
+    (
+        "succeeded",
+        pod("Succeeded", terminated={"exit_code": 0, "reason": "Completed"}),
+        PodPhase.SUCCEEDED,
+        0,
+    ),
+    (
+        "failed exit 3",
+        pod("Failed", terminated={"exit_code": 3, "reason": "Error"}),
+        PodPhase.FAILED,
+        3,
+    ),
+    (
+        "oom",
+        pod("Failed", terminated={"exit_code": 137, "reason": "OOMKilled"}),
+        PodPhase.OOM_KILLED,
+        137,
+    ),
+    (
+        "skip 126",
+        pod("Failed", terminated={"exit_code": 126, "reason": "Error"}),
+        PodPhase.SKIPPED,
+        126,
+    ),
+    (
+        "pull backoff",
+        pod("Pending", waiting={"reason": "ImagePullBackOff", "message": "back-off"}),
+        PodPhase.IMAGE_PULL_ERROR,
+        None,
+    ),
+    (
+        "err image pull",
+        pod("Pending", waiting={"reason": "ErrImagePull"}),
+        PodPhase.IMAGE_PULL_ERROR,
+        None,
+    ),
+    (
+        "config error",
+        pod("Pending", waiting={"reason": "CreateContainerConfigError", "message": "secret x"}),
+        PodPhase.CONFIG_ERROR,
+        None,
+    ),
+    ("creating", pod("Pending", waiting={"reason": "ContainerCreating"}), PodPhase.PENDING, None),
+    ("unschedulable", pod("Pending", conditions=UNSCHEDULABLE), PodPhase.UNSCHEDULABLE, None),
+    (
+        "failed without status",
+        client.V1Pod(status=client.V1PodStatus(phase="Failed", reason="Evicted")),
+        PodPhase.FAILED,
+        None,
+    ),
+    ("no status yet", client.V1Pod(), PodPhase.PENDING, None),
+]
+
+
+@pytest.mark.parametrize(("case", "obj", "phase", "exit_code"), CASES, ids=[c[0] for c in CASES])
+def test_classify(case: str, obj: client.V1Pod, phase: PodPhase, exit_code: int | None) -> None:
+    status = classify(obj)
+    assert (status.phase, status.exit_code) == (phase, exit_code), case
+
+
+def test_unschedulable_keeps_scheduler_message() -> None:
+    assert classify(pod("Pending", conditions=UNSCHEDULABLE)).reason.endswith("Insufficient cpu.")
+
+
+DECISIONS = [
+    (PodStatus(PodPhase.SUCCEEDED, exit_code=0), True, FinalState.SUCCESS, "exited with code 0"),
+    (PodStatus(PodPhase.SKIPPED, exit_code=126), True, FinalState.SKIPPED, "code 126"),
+    (PodStatus(PodPhase.FAILED, "Error", 3), True, FinalState.UP_FOR_RETRY, "exit code 3 (Error)"),
+    (PodStatus(PodPhase.FAILED, "Error", 3), False, FinalState.FAILED, "exit code 3 (Error)"),
+    (
+        PodStatus(PodPhase.OOM_KILLED, "OOMKilled", 137),
+        False,
+        FinalState.FAILED,
+        "OOMKilled at its memory limit 64Mi",
+    ),
+    (PodStatus(PodPhase.GONE, "pod deleted"), True, FinalState.UP_FOR_RETRY, "deleted"),
+    (
+        PodStatus(PodPhase.IMAGE_PULL_ERROR, "ImagePullBackOff: x"),
+        False,
+        FinalState.FAILED,
+        "could not start",
+    ),
+    (
+        PodStatus(PodPhase.UNSCHEDULABLE, "0/3 nodes"),
+        False,
+        FinalState.FAILED,
+        "unschedulable, 0/3 nodes",
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "retry", "state", "text"), DECISIONS)
+def test_decide(status: PodStatus, retry: bool, state: FinalState, text: str) -> None:
+    decided, sentence = decide(status, retry, memory_limit="64Mi")
+    assert decided is state
+    assert text in sentence
+
+
+def test_decide_rejects_non_final() -> None:
+    with pytest.raises(ValueError, match="not a final pod state"):
+        decide(PodStatus(PodPhase.RUNNING), True)

@@ -1,0 +1,203 @@
+"""From a queued task instance to its pod: templating, user input, links, defaults, namespace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kaapana_executor.config import ExecutorSettings
+from kaapana_executor.contract import documents
+from kaapana_executor.contract.schema import Kind
+from kaapana_executor.contract.templating import RunContext
+from kaapana_executor.errors import ContractError
+from kaapana_executor.k8s.pod import to_dict
+from kaapana_executor.models import ProcessingContainer
+from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, TaskRef
+from kaapana_executor.runtime.spec import SpecError, build_launch
+from tests.unit.reference import contract_dir
+
+PC = documents.load_processing_container(contract_dir() / "dummy.processing-container.json")
+
+
+def images(image: str) -> ProcessingContainer:
+    assert image == "registry.local/dummy:1"
+    return PC
+
+
+UPSTREAM: dict[str, Any] = {
+    "name": "up",
+    "image": "registry.local/dummy:1",
+    "taskTemplate": "upstream",
+    "outputs": [
+        {"name": "channel1"},
+        {"name": "channel2", "volume_source": {"host_path": "{{ custom.nope }}"}},
+    ],
+}
+DOWNSTREAM: dict[str, Any] = {
+    "name": "down",
+    "image": "registry.local/dummy:1",
+    "taskTemplate": "downstream",
+    "inputs": [
+        {"name": "channel1", "from": {"task": "upstream", "channel": "channel1"}},
+        {"name": "channel2", "from": {"task": "upstream", "channel": "channel1"}},
+    ],
+    "config": {"annotations": {"run": "{{ run.run_id }}-{{ run.try_number }}"}},
+}
+
+
+def config(document: dict[str, Any]) -> dict[str, Any]:
+    return {EXECUTOR_CONFIG_KEY: {"task": json.dumps(document), "source": "t.json"}}
+
+
+def ref(task_id: str, document: dict[str, Any], try_number: int = 1) -> TaskRef:
+    run = RunContext("dummy", "run1", task_id, try_number=try_number)
+    return TaskRef(
+        key=(task_id,), ti_id="ti-1", token="t", run=run, executor_config=config(document)
+    )
+
+
+def lookup(dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any] | None:
+    upstream = {**UPSTREAM, "outputs": [{"name": "channel1"}, {"name": "channel2"}]}
+    return {"upstream": config(upstream)}.get(task_id)
+
+
+SETTINGS = ExecutorSettings(
+    namespace="kaapana", data_root="/data", data_root_local="/tmp/x", allowed_namespaces=["proj"]
+)
+
+
+def test_downstream_links_to_upstream_default_outputs() -> None:
+    launch = build_launch(ref("downstream", DOWNSTREAM, try_number=2), {}, SETTINGS, images, lookup)
+    pod = to_dict(launch.pod)
+    paths = sorted(v["hostPath"]["path"] for v in pod["spec"]["volumes"])
+    assert paths == ["/data/run1/upstream/channel1", "/data/run1/upstream/channel1"]
+    assert pod["metadata"]["namespace"] == "kaapana"
+    assert pod["metadata"]["annotations"]["run"] == "run1-2"
+    assert launch.outputs == []
+
+
+def test_upstream_outputs_default_to_run_directory() -> None:
+    document = {**UPSTREAM, "outputs": [{"name": "channel1"}, {"name": "channel2"}]}
+    launch = build_launch(ref("upstream", document), {}, SETTINGS, images, lookup)
+    assert [str(p) for p in launch.outputs] == [
+        "/data/run1/upstream/channel1",
+        "/data/run1/upstream/channel2",
+    ]
+
+
+def test_user_input_env_reaches_only_the_targeted_task() -> None:
+    conf = {
+        "task_form": {
+            "downstream": {"env": {"TIME_SLEEP": "9"}},
+            "upstream": {"env": {"TIME_SLEEP": "1"}},
+        }
+    }
+    launch = build_launch(ref("downstream", DOWNSTREAM), conf, SETTINGS, images, lookup)
+    env = {e["name"]: e["value"] for e in to_dict(launch.pod)["spec"]["containers"][0]["env"]}
+    assert env["TIME_SLEEP"] == "9"
+
+
+def test_user_input_may_not_set_image_by_default() -> None:
+    conf = {"task_form": {"downstream": {"image": "evil/image:1"}}}
+    with pytest.raises(ContractError) as caught:
+        build_launch(ref("downstream", DOWNSTREAM), conf, SETTINGS, images, lookup)
+    assert caught.value.lines() == [
+        "dag_run.conf: task_form.downstream.image: "
+        "user input may not set 'image' (this task allows: env)"
+    ]
+
+
+def test_invalid_choice_from_user_input_fails_with_reason() -> None:
+    pc = documents.build(
+        Kind.PROCESSING_CONTAINER,
+        {
+            "name": "c",
+            "description": "",
+            "templates": [
+                {
+                    "identifier": "main",
+                    "description": "",
+                    "env": [{"name": "MODE", "value": "a", "choices": ["a", "b"]}],
+                }
+            ],
+        },
+        "pc",
+    )
+    document = {"name": "t", "image": "x", "taskTemplate": "main"}
+    conf = {"task_form": {"t": {"env": {"MODE": "z"}}}}
+    with pytest.raises(ContractError, match="'z' is not a valid choice for MODE"):
+        build_launch(ref("t", document), conf, SETTINGS, lambda _: pc, lookup)  # type: ignore[arg-type,return-value]
+
+
+def test_link_to_missing_task_or_channel() -> None:
+    missing = {
+        **DOWNSTREAM,
+        "inputs": [{"name": "channel1", "from": {"task": "nope", "channel": "c"}}],
+    }
+    with pytest.raises(ContractError, match="upstream task 'nope' does not exist"):
+        build_launch(ref("downstream", missing), {}, SETTINGS, images, lookup)
+    wrong = {
+        **DOWNSTREAM,
+        "inputs": [
+            {"name": "channel1", "from": {"task": "upstream", "channel": "x"}},
+            {"name": "channel2", "from": {"task": "upstream", "channel": "channel2"}},
+        ],
+    }
+    with pytest.raises(ContractError, match="binds no output channel 'x'"):
+        build_launch(ref("downstream", wrong), {}, SETTINGS, images, lookup)
+
+
+def test_namespace_allow_list() -> None:
+    document = {**DOWNSTREAM, "config": {"namespace": "proj"}}
+    assert (
+        to_dict(build_launch(ref("downstream", document), {}, SETTINGS, images, lookup).pod)[
+            "metadata"
+        ]["namespace"]
+        == "proj"
+    )
+    with pytest.raises(SpecError, match="namespace 'other' is not allowed"):
+        build_launch(
+            ref("downstream", {**DOWNSTREAM, "config": {"namespace": "other"}}),
+            {},
+            SETTINGS,
+            images,
+            lookup,
+        )
+
+
+def test_scale_rule_reads_local_view_of_inputs(tmp_path: Path) -> None:
+    settings = ExecutorSettings(data_root="/data", data_root_local=str(tmp_path))
+    (tmp_path / "run1" / "upstream" / "channel1").mkdir(parents=True)
+    (tmp_path / "run1" / "upstream" / "channel1" / "a.txt").write_bytes(b"x" * (4 * 2**20))
+    document = {
+        **DOWNSTREAM,
+        "inputs": [
+            {
+                "name": "channel1",
+                "from": {"task": "upstream", "channel": "channel1"},
+                "scale_rule": {
+                    "scale_factor": 25,
+                    "type": "limit",
+                    "mode": "sum",
+                    "target_regex": ".*\\.txt",
+                },
+            },
+            {"name": "channel2", "from": {"task": "upstream", "channel": "channel2"}},
+        ],
+        "resources": {"limits": {"memory": "50Mi"}},
+    }
+    launch = build_launch(ref("downstream", document), {}, settings, images, lookup)
+    assert to_dict(launch.pod)["spec"]["containers"][0]["resources"]["limits"] == {
+        "memory": "110Mi"
+    }
+
+
+def test_missing_executor_config() -> None:
+    bare = TaskRef(
+        key=("x",), ti_id="i", token="t", run=RunContext("d", "r", "x"), executor_config={}
+    )
+    with pytest.raises(SpecError, match="KaapanaTaskOperator"):
+        build_launch(bare, {}, SETTINGS, images, lookup)
