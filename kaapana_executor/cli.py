@@ -20,6 +20,7 @@ from kaapana_executor.contract import documents, merge, schema
 from kaapana_executor.contract.schema import Kind
 from kaapana_executor.contract.templating import RunContext, Variables
 from kaapana_executor.errors import ContractError, KaapanaError
+from kaapana_executor.images import command as image_command
 from kaapana_executor.k8s import pod
 from kaapana_executor.k8s.identity import pod_identity
 from kaapana_executor.models import ProcessingContainer, Task, VolumeSource
@@ -76,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("schema", help="print a JSON Schema")
     show.add_argument("kind", choices=[k.value for k in Kind])
+
+    image = sub.add_parser(
+        "processing-container", help="print the validated processing-container.json of an image"
+    )
+    image_command.add_arguments(image)
     return parser
 
 
@@ -83,6 +89,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "schema":
         sys.stdout.write(schema.schema_text(Kind(args.kind)))
         return EXIT_OK
+    if args.command == "processing-container":
+        return image_command.run(args)
     run = RunContext(
         dag_id=getattr(args, "dag_id", "kaapana-task"),
         run_id=getattr(args, "run_id", "manual"),

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from airflow.executors.base_executor import BaseExecutor
 
 from kaapana_executor import airflow_compat
 from kaapana_executor.config import ExecutorSettings
-from kaapana_executor.images.credentials import KubernetesPullSecrets
 from kaapana_executor.images.metadata import ImageMetadata
 from kaapana_executor.k8s.names import pod_name
 from kaapana_executor.runtime import kube
@@ -25,20 +23,6 @@ from kaapana_executor.runtime.refs import TaskRef
 from kaapana_executor.runtime.tasklog import container_lines
 
 log = logging.getLogger(__name__)
-
-
-def _images(settings: ExecutorSettings, gateway: kube.KubeGateway) -> ImageMetadata:
-    """processing-container.json from the registry API, cached by digest, with the
-    credentials the kubelet would use (the pods' pull secrets in the executor's namespace)."""
-    credentials = KubernetesPullSecrets(
-        gateway.core,
-        settings.namespace,
-        settings.image_pull_secrets,
-        service_account=settings.service_account or "default",
-    )
-    return ImageMetadata(
-        Path(settings.cache_dir), credentials, plain_http=settings.insecure_registries
-    )
 
 
 class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped here
@@ -72,7 +56,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
                 reporter=lambda ref: airflow_compat.ExecutionApiReporter(
                     base_url, ref.ti_id, ref.token
                 ),
-                images=_images(settings, gateway).get,
+                images=ImageMetadata.from_settings(settings, gateway.core).get,
                 upstream=airflow_compat.upstream_executor_config,
                 log_folder=airflow_compat.base_log_folder(),
                 watch_namespace=watch_ns,

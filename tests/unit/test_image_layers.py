@@ -6,11 +6,12 @@ import bz2
 import gzip
 import io
 import tarfile
+from collections.abc import Callable
 
 import pytest
 
 from kaapana_executor.images.layers import Effect, Outcome, Verdict, effect, normalize, scan
-from tests.support.registry import File, layer_tar
+from tests.support.oci import File, layer_tar
 
 TARGET = "/processing-container.json"
 DOC = b'{"name": "pc"}'
@@ -72,10 +73,10 @@ def test_entry_names_are_normalized(raw: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lambda data: data])
-def test_file_is_found_in_compressed_and_plain_layers(compress: object) -> None:
+def test_file_is_found_in_compressed_and_plain_layers(compress: Callable[[bytes], bytes]) -> None:
     tar = layer_tar({"processing-container.json": DOC, "etc/a": "x"})
 
-    verdict = _scan(compress(tar))  # type: ignore[operator]
+    verdict = _scan(compress(tar))
 
     assert verdict == Verdict(Outcome.FOUND, DOC, "processing-container.json")
 

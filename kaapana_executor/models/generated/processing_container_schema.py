@@ -33,7 +33,9 @@ class ScaleRule(BaseModel):
     )
     scale_factor: Annotated[float, Field(gt=0.0)]
     type: Annotated[Literal["limit", "request"], Field(title="ScaleRuleType")]
-    mode: Annotated[Literal["sum", "max_file_size", "max_item_sum"], Field(title="ScaleRuleMode")]
+    mode: Annotated[
+        Literal["sum", "max_file_size", "max_item_sum"], Field(title="ScaleRuleMode")
+    ]
     """
     sum: total size of matching files; max_file_size: the largest matching file; max_item_sum: the largest total over the channel's immediate subdirectories.
     """

@@ -1,0 +1,1 @@
+"""Benchmarks run by hand against the local registry (``python -m bench.<name>``)."""
