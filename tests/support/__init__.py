@@ -1,0 +1,1 @@
+"""Test support: the local cluster and registry fixtures, KWOK pod behaviour, polling."""
