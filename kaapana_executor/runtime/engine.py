@@ -186,12 +186,12 @@ class Engine:
                 self._forget(tracked, delete=False)
                 return [(key, Outcome.SUCCESS if ok else Outcome.FAIL)]
         elif kind == "rejected":
-            _, key, why = message
+            _, key, why, outcome = message
             tracked = self._tracked.pop(key, None)
             if tracked is not None:
                 tracked.log.event(f"{why}; deleting the pod", "warning")
                 self._forget(tracked, delete=True)
-                return [(key, Outcome.DROP)]
+                return [(key, outcome)]
         return []
 
     def _observe(self, pod: client.V1Pod) -> None:
@@ -236,13 +236,28 @@ class Engine:
                 self._pool.submit(self._guard, tracked, self._finish, tracked, status)
 
     def _forget(self, tracked: Tracked, delete: bool) -> None:
+        """Stop tracking; with ``delete``, keep the container's log, then delete the pod."""
         key = tracked.ref.key
         with self._beating_lock:
             self._beating.pop(key, None)
         if tracked.pod:
             self._by_pod.pop(tracked.pod, None)
         if delete and tracked.pod and tracked.namespace:
-            self._pool.submit(self._delete_quietly, tracked.pod, tracked.namespace)
+            self._pool.submit(self._retire, tracked)
+        elif tracked.reporter is not None:
+            tracked.reporter.close()
+
+    def _retire(self, tracked: Tracked) -> None:
+        """A pod whose task is no longer ours: persist what it printed, then delete it."""
+        assert tracked.pod and tracked.namespace
+        try:
+            text = self.w.gateway.read_log(
+                tracked.pod, tracked.namespace, self.settings.log_tail_lines
+            )
+            tracked.log.container(text)
+        except Exception:  # the log is a courtesy here; the pod must go regardless
+            log.warning("could not keep the log of pod %s", tracked.pod, exc_info=True)
+        self._delete_quietly(tracked.pod, tracked.namespace)
         if tracked.reporter is not None:
             tracked.reporter.close()
 
@@ -275,7 +290,7 @@ class Engine:
             start = reporter.start()
         except ReportRejected as exc:
             reporter.close()
-            self._messages.put(("rejected", ref.key, f"not started: {exc.why}"))
+            self._messages.put(("rejected", ref.key, f"not started: {exc.why}", Outcome.DROP))
             return
         tracked.reporter = reporter
         tracked.log.event(f"kaapana-executor: preparing {ref.label}")
@@ -304,7 +319,7 @@ class Engine:
             f"resources: requests {resources.requests or {}}, limits {resources.limits or {}}"
         )
         try:
-            self.w.gateway.create_pod(launch.pod)
+            self.w.gateway.create_pod(launch.pod, labels.ANN_TI_ID)
         except KubeError as exc:
             tracked.log.event(str(exc), "error")
             state = FinalState.UP_FOR_RETRY if start.should_retry else FinalState.FAILED
@@ -356,6 +371,8 @@ class Engine:
                 try:
                     reporter.heartbeat()
                 except ReportRejected as exc:
-                    self._messages.put(("rejected", key, exc.why))
+                    # SUCCESS tells the scheduler the try has terminated: a cleared task
+                    # (RESTARTING) is then scheduled again; a marked one keeps its state.
+                    self._messages.put(("rejected", key, exc.why, Outcome.SUCCESS))
                 except Exception:  # transient: the next tick tries again
                     log.warning("heartbeat failed for %s", key, exc_info=True)

@@ -8,6 +8,7 @@ Retries are classified here, once: 429 and 5xx and connection errors are retried
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,17 +84,41 @@ class KubeGateway:
     def _create(self, namespace: str, pod: client.V1Pod) -> client.V1Pod:
         return self.core.create_namespaced_pod(namespace, pod)
 
-    def create_pod(self, pod: client.V1Pod) -> client.V1Pod:
-        """Create ``pod``; an existing pod of the same name is returned (creation is idempotent)."""
-        namespace = pod.metadata.namespace
-        try:
-            return self._create(namespace, pod)
-        except ApiException as exc:
-            if exc.status == 409:
-                return self.core.read_namespaced_pod(pod.metadata.name, namespace)
-            raise KubeError(
-                f"cannot create pod {pod.metadata.name}: {_reason(exc)}", exc.status
-            ) from None
+    def create_pod(
+        self, pod: client.V1Pod, owner_key: str, stale_wait: float = 60.0
+    ) -> client.V1Pod:
+        """Create ``pod``, idempotently.
+
+        A pod of the same name that carries the same ``owner_key`` annotation is ours (a retried
+        create, or a restarted scheduler) and is returned. One with another owner is a stale pod
+        of an earlier task instance (same ids, e.g. a re-created run): it is deleted first, so
+        its old result is never reported as ours.
+        """
+        namespace, name = pod.metadata.namespace, pod.metadata.name
+        ours = pod.metadata.annotations.get(owner_key)
+        deadline = time.monotonic() + stale_wait
+        while True:
+            try:
+                return self._create(namespace, pod)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise KubeError(
+                        f"cannot create pod {name}: {_reason(exc)}", exc.status
+                    ) from None
+            try:
+                existing = self.core.read_namespaced_pod(name, namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue  # it went away in between: create again
+                raise KubeError(f"cannot read pod {name}: {_reason(exc)}", exc.status) from None
+            if (existing.metadata.annotations or {}).get(owner_key) == ours:
+                return existing
+            if time.monotonic() > deadline:
+                raise KubeError(f"a stale pod {name} of another task instance does not go away")
+            if existing.metadata.deletion_timestamp is None:
+                log.warning("deleting stale pod %s/%s of another task instance", namespace, name)
+                self.delete_pod(name, namespace)
+            time.sleep(0.5)
 
     @_RETRY
     def delete_pod(self, name: str, namespace: str) -> bool:

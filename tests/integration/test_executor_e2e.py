@@ -114,7 +114,9 @@ def test_image_pull_error_fails_after_grace(e2e: E2E, core_v1: client.CoreV1Api)
     assert gone.value.status == 404
 
 
-def test_clear_running_task_restarts_on_clean_outputs(e2e: E2E, core_v1: client.CoreV1Api) -> None:
+def test_clear_and_mark_failed_delete_pods_and_keep_logs(
+    e2e: E2E, core_v1: client.CoreV1Api
+) -> None:
     dag, run, task = "e2e_clear", "clear-1", "forever"
     e2e.rest.wait_for_dag(dag)
     e2e.rest.trigger(dag, run)
@@ -130,7 +132,8 @@ def test_clear_running_task_restarts_on_clean_outputs(e2e: E2E, core_v1: client.
     wait_until(lambda: _phase(core_v1, e2e, first) is None, 60, "the first try's pod to be deleted")
     assert not stale.exists()
     assert "working" in "\n".join(_live_log(core_v1, e2e, second))
-    core_v1.delete_namespaced_pod(second, e2e.namespace)  # the task fails: its pod is gone
+    e2e.rest.mark(dag, run, task, "failed")  # a user marks it: the executor deletes the pod
+    wait_until(lambda: _phase(core_v1, e2e, second) is None, 60, "the marked try's pod to go")
     assert e2e.rest.wait_run(dag, run) == "failed"
     for try_number in (1, 2):
         assert "working" in e2e.rest.log(dag, run, task, try_number), f"try {try_number}"

@@ -134,6 +134,10 @@ class AirflowRest:
         body = {"dry_run": False, "task_ids": task_ids, "dag_run_id": run_id, "only_failed": False}
         self.call("POST", f"/dags/{dag_id}/clearTaskInstances", json=body)
 
+    def mark(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        self.call("PATCH", path, json={"new_state": state})
+
     def log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
         found = self.call(
@@ -241,7 +245,7 @@ def running_airflow(
 
 # --- pytest fixtures ----------------------------------------------------------------------
 
-E2E_NAMESPACE = "kaapana-e2e"
+E2E_NAMESPACE_PREFIX = "kaapana-e2e-"
 TEST_DAGS = REPO / "tests" / "integration" / "dags"
 
 
@@ -271,12 +275,14 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
     from examples.images.push import push_examples
 
     images = push_examples(cluster.registry)
-    _ensure_namespace(cluster.core_v1(), E2E_NAMESPACE)
+    namespace = E2E_NAMESPACE_PREFIX + secrets.token_hex(3)  # pods of earlier sessions stay apart
+    core = cluster.core_v1()
+    _ensure_namespace(core, namespace)
     home = tmp_path_factory.mktemp("airflow")
     data_root = home / "data"
     data_root.mkdir()
     kaapana = {
-        "namespace": E2E_NAMESPACE,
+        "namespace": namespace,
         "kubeconfig": cluster.kubeconfig,
         "data_root": str(data_root),
         "insecure_registries": cluster.registry,
@@ -287,10 +293,11 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
         "pod_deletion": "never",
     }
     extra = {"KAAPANA_REGISTRY": cluster.registry, "KUBECONFIG": cluster.kubeconfig}
-    for airflow, rest in running_airflow(home, [EXAMPLE_DAGS, TEST_DAGS], kaapana, extra):
-        yield E2E(
-            rest=rest, airflow=airflow, namespace=E2E_NAMESPACE, data_root=data_root, images=images
-        )
+    try:
+        for airflow, rest in running_airflow(home, [EXAMPLE_DAGS, TEST_DAGS], kaapana, extra):
+            yield E2E(rest, airflow, namespace, data_root, images)
+    finally:
+        core.delete_namespace(namespace)
 
 
 try:

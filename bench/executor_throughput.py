@@ -1,0 +1,249 @@
+"""Executor benchmark on the local cluster: pod creation rate, queued→created latency, sync().
+
+Run: ``scripts/cluster up && .venv/bin/python -m bench.executor_throughput [--tasks 500]``.
+
+(a) Create throughput: N task instances handed to the engine at once vs. a plain sequential
+    loop of ``create_namespaced_pod`` with the same pods, in the same run (ratio, not absolute
+    numbers: these machines are noisy). The engine does everything it does in production
+    (templating, merge, ScaleRules, pod building, output cleaning, creation with retries)
+    except the Execution API call, which is replaced by an in-process reporter so that Airflow's
+    own latency is not counted.
+(b) ``sync()`` cost: with M running pods tracked (pods that never finish) while their status
+    changes stream in through the real watch (every pod is patched), the p50/p99 duration of
+    ``sync()`` — the only executor code on the scheduler loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from kaapana_executor.config import ExecutorSettings
+from kaapana_executor.contract import documents
+from kaapana_executor.contract.templating import RunContext
+from kaapana_executor.k8s import labels
+from kaapana_executor.models import ProcessingContainer
+from kaapana_executor.runtime import kube, spec
+from kaapana_executor.runtime.engine import Engine, Wiring
+from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, FinalState, StartContext, TaskRef
+
+REPO = Path(__file__).resolve().parents[1]
+PC = documents.load_processing_container(REPO / "examples/images/dummy/processing-container.json")
+
+
+class InProcessReporter:
+    """Stands in for the Execution API so the benchmark measures the executor alone."""
+
+    def start(self) -> StartContext:
+        return StartContext(conf={}, should_retry=False, max_tries=0)
+
+    def heartbeat(self) -> None:
+        return None
+
+    def finish(self, state: FinalState, reason: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class TimedGateway(kube.KubeGateway):
+    """The real gateway, noting when each create returned."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        super().__init__(api)
+        self.created: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def create_pod(
+        self, pod: client.V1Pod, owner_key: str, stale_wait: float = 60.0
+    ) -> client.V1Pod:
+        result = super().create_pod(pod, owner_key, stale_wait)
+        with self._lock:
+            self.created[pod.metadata.annotations[labels.ANN_TASK_ID]] = time.perf_counter()
+        return result
+
+
+def task_config(annotations: dict[str, str]) -> dict[str, Any]:
+    task = {
+        "name": "bench",
+        "image": "registry.invalid/kaapana/dummy:1",
+        "taskTemplate": "upstream",
+        "config": {"annotations": annotations},
+    }
+    return {EXECUTOR_CONFIG_KEY: {"task": json.dumps(task), "source": "bench.json"}}
+
+
+def refs(count: int, run_id: str, annotations: dict[str, str]) -> list[TaskRef]:
+    config = task_config(annotations)
+    return [
+        TaskRef(
+            key=("bench", f"t{i}", run_id),
+            ti_id=f"ti-{i}",
+            token="",
+            executor_config=config,
+            run=RunContext("bench", run_id, f"t{i}"),
+        )
+        for i in range(count)
+    ]
+
+
+def engine_for(settings: ExecutorSettings, gateway: kube.KubeGateway) -> Engine:
+    def images(_: str) -> ProcessingContainer:
+        return PC
+
+    wiring = Wiring(
+        settings=settings,
+        gateway=gateway,
+        reporter=lambda ref: InProcessReporter(),
+        images=images,
+        upstream=lambda *a: None,
+        log_folder=None,
+        watch_namespace=settings.namespace,
+    )
+    return Engine(wiring)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def raw_loop(api: client.ApiClient, namespace: str, pods: list[client.V1Pod]) -> float:
+    """Pods per second of a plain sequential create loop."""
+    core = client.CoreV1Api(api)
+    start = time.perf_counter()
+    for pod in pods:
+        core.create_namespaced_pod(namespace, pod)
+    return len(pods) / (time.perf_counter() - start)
+
+
+def until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark step timed out")
+        time.sleep(0.01)
+
+
+def bench_create(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
+    api = kube.api_client(kubeconfig)
+    core = client.CoreV1Api(api)
+    raw_ns, exec_ns = (f"bench-{secrets.token_hex(3)}" for _ in range(2))
+    for ns in (raw_ns, exec_ns):
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    try:
+        settings = ExecutorSettings(namespace=exec_ns, data_root=str(data), pod_deletion="never")
+        gateway = TimedGateway(api)
+        raw_settings = settings.model_copy(update={"namespace": raw_ns})
+        built = [
+            spec.build_launch(r, {}, raw_settings, lambda _: PC, lambda *a: None).pod
+            for r in refs(count, "raw", {})
+        ]
+        raw_rate = raw_loop(api, raw_ns, built)
+        engine = engine_for(settings, gateway)
+        engine.start()
+        work = refs(count, "exec", {})
+        submitted = {}
+        start = time.perf_counter()
+        for ref in work:
+            submitted[ref.run.task_id] = time.perf_counter()
+            engine.submit(ref)
+        until(lambda: len(gateway.created) == count, 600)
+        elapsed = max(gateway.created.values()) - start
+        latencies = [gateway.created[t] - submitted[t] for t in submitted]
+        engine.stop(wait=False)
+        exec_rate = count / elapsed
+        return {
+            "raw_pods_per_s": raw_rate,
+            "executor_pods_per_s": exec_rate,
+            "ratio": exec_rate / raw_rate,
+            "queued_to_created_p50_ms": 1000 * statistics.median(latencies),
+            "queued_to_created_p99_ms": 1000 * percentile(latencies, 0.99),
+        }
+    finally:
+        for ns in (raw_ns, exec_ns):
+            core.delete_namespace(ns)
+
+
+def bench_sync(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
+    api = kube.api_client(kubeconfig)
+    core = client.CoreV1Api(api)
+    ns = f"bench-{secrets.token_hex(3)}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    try:
+        settings = ExecutorSettings(namespace=ns, data_root=str(data), unschedulable_timeout=3600)
+        gateway = TimedGateway(api)
+        engine = engine_for(settings, gateway)
+        engine.start()
+        work = refs(count, "sync", {"kwok.kaapana.io/never-finish": "true"})
+        running = {r.key for r in work}
+        for ref in work:
+            engine.submit(ref)
+        until(lambda: len(gateway.created) == count, 900)
+        durations: list[float] = []
+        engine.sync(running)  # absorb the launches
+        patcher = threading.Thread(target=_churn, args=(core, ns, [r for r in work]), daemon=True)
+        patcher.start()
+        while patcher.is_alive() or not durations:
+            t0 = time.perf_counter()
+            engine.sync(running)
+            durations.append(time.perf_counter() - t0)
+            time.sleep(0.001)
+        engine.stop(wait=False)
+        return {
+            "tracked_pods": float(len(engine.tracked_keys())),
+            "sync_calls": float(len(durations)),
+            "sync_p50_ms": 1000 * statistics.median(durations),
+            "sync_p99_ms": 1000 * percentile(durations, 0.99),
+            "sync_max_ms": 1000 * max(durations),
+        }
+    finally:
+        core.delete_namespace(ns)
+
+
+def _churn(core: client.CoreV1Api, namespace: str, work: list[TaskRef]) -> None:
+    """Change every pod once (a label), so each produces a MODIFIED watch event."""
+    from kaapana_executor.k8s.names import pod_name
+
+    for ref in work:
+        run = ref.run
+        name = pod_name(run.dag_id, run.task_id, run.run_id, run.map_index, run.try_number)
+        core.patch_namespaced_pod(name, namespace, {"metadata": {"labels": {"bench": "touched"}}})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=500)
+    parser.add_argument("--tracked", type=int, default=1000)
+    args = parser.parse_args()
+    env = json.loads(
+        subprocess.run(
+            [str(REPO / "scripts/cluster"), "env", "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    with tempfile.TemporaryDirectory() as data:
+        created = bench_create(env["KUBECONFIG"], args.tasks, Path(data))
+        synced = bench_sync(env["KUBECONFIG"], args.tracked, Path(data))
+    for name, value in {**created, **synced}.items():
+        print(f"{name:28} {value:10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
