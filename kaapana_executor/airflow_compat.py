@@ -7,7 +7,6 @@ through the ORM), no workload objects and no task instance UUID.
 from __future__ import annotations
 
 import getpass
-import os
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,6 +51,30 @@ def parse_workload(workload: Any) -> TaskRef:
     )
 
 
+def ref_from_task_instance(ti: Any, token: str) -> tuple[TaskRef, bool]:
+    """A TaskRef for a running task instance found in the database (adoption), and whether a
+    failure may still be retried."""
+    from airflow.utils.helpers import log_filename_template_renderer
+
+    run = RunContext(
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        try_number=int(ti.try_number),
+        map_index=int(ti.map_index if ti.map_index is not None else -1),
+    )
+    ref = TaskRef(
+        key=ti.key,
+        ti_id=str(ti.id),
+        token=token,
+        run=run,
+        executor_config=dict(ti.executor_config or {}),
+        log_path=str(log_filename_template_renderer()(ti=ti)),
+        priority_weight=int(ti.priority_weight or 1),
+    )
+    return ref, int(ti.try_number) <= int(ti.max_tries or 0)
+
+
 def execution_api_url() -> str:
     """Base URL of the Execution API as the scheduler's configuration says."""
     from airflow.executors.base_executor import get_execution_api_server_url
@@ -70,62 +93,80 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: The "pid" recorded for every task: the container's main process. Together with the pod
+#: name as "hostname" it identifies the task's execution independently of the scheduler
+#: process, so a restarted scheduler that adopts the pod can keep heartbeating it.
+POD_PID = 1
+
+
 class ExecutionApiReporter:
     """The Execution API calls the task runner would make, made on the task's behalf.
 
-    Uses the task SDK's client (versioned header, refreshed tokens, retries on 5xx). The
-    hostname and pid are the scheduler's: heartbeats must repeat what ``/run`` said.
+    Uses the task SDK's client (versioned header, refreshed tokens, retries on 5xx).
+    ``/run`` records the pod name as the hostname (what the UI shows: where the task runs);
+    heartbeats must repeat exactly what ``/run`` recorded.
     """
 
-    def __init__(self, base_url: str, ti_id: str, token: str) -> None:
+    def __init__(self, base_url: str, ti_id: str, token: str, pod_name: str) -> None:
         from airflow.sdk.api.client import Client
 
         self._client = Client(base_url=base_url, token=token)
         self._ti_id = ti_id
-        self._pid = os.getpid()
-        self._should_retry = False
+        self._hostname = pod_name
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, body: Any) -> Any:
         from airflow.sdk.api.client import ServerResponseError
 
         try:
-            return fn(*args, **kwargs)
+            return self._client.request(method, path, content=body.model_dump_json())
         except ServerResponseError as exc:
             raise ReportRejected(exc.response.status_code, str(exc.detail)) from None
 
     def start(self) -> StartContext:
-        import uuid
+        from airflow.sdk.api.datamodels._generated import TIEnterRunningPayload, TIRunContext
 
-        ctx = self._call(
-            self._client.task_instances.start, uuid.UUID(self._ti_id), self._pid, _now()
+        body = TIEnterRunningPayload(
+            hostname=self._hostname, unixname=getpass.getuser(), pid=POD_PID, start_date=_now()
         )
-        self._should_retry = bool(ctx.should_retry)
+        response = self._call("PATCH", f"task-instances/{self._ti_id}/run", body)
+        ctx = TIRunContext.model_validate_json(response.read())
         conf = ctx.dag_run.conf if ctx.dag_run and ctx.dag_run.conf else {}
         return StartContext(
-            conf=dict(conf), should_retry=self._should_retry, max_tries=ctx.max_tries
+            conf=dict(conf), should_retry=bool(ctx.should_retry), max_tries=ctx.max_tries
         )
 
     def heartbeat(self) -> None:
-        import uuid
+        from airflow.sdk.api.datamodels._generated import TIHeartbeatInfo
 
-        self._call(self._client.task_instances.heartbeat, uuid.UUID(self._ti_id), self._pid)
+        body = TIHeartbeatInfo(hostname=self._hostname, pid=POD_PID)
+        self._call("PUT", f"task-instances/{self._ti_id}/heartbeat", body)
 
     def finish(self, state: FinalState, reason: str) -> None:
-        import uuid
+        from airflow.sdk.api.datamodels._generated import (
+            TerminalStateNonSuccess,
+            TIRetryStatePayload,
+            TISuccessStatePayload,
+            TITerminalStatePayload,
+        )
 
-        from airflow.sdk.api.datamodels._generated import TerminalStateNonSuccess
-
-        ti = uuid.UUID(self._ti_id)
-        ops = self._client.task_instances
+        body: Any
         if state is FinalState.SUCCESS:
-            self._call(ops.succeed, ti, _now(), [], [], None)
+            body = TISuccessStatePayload(end_date=_now(), task_outlets=[], outlet_events=[])
         elif state is FinalState.UP_FOR_RETRY:
-            self._call(ops.retry, ti, _now(), None, retry_reason=reason[:500] or None)
+            body = TIRetryStatePayload(end_date=_now(), retry_reason=reason[:500] or None)
         else:
-            self._call(ops.finish, ti, TerminalStateNonSuccess(state.value), _now(), None)
+            body = TITerminalStatePayload(
+                state=TerminalStateNonSuccess(state.value), end_date=_now()
+            )
+        self._call("PATCH", f"task-instances/{self._ti_id}/state", body)
 
     def close(self) -> None:
         self._client.close()
+
+
+def mint_token(executor: Any, ti_id: str) -> str:
+    """An execution-scope token for an adopted task (its workload token is gone)."""
+    return str(executor.jwt_generator.generate(extras={"sub": ti_id, "scope": "execution"}))
 
 
 def upstream_executor_config(

@@ -16,6 +16,8 @@ from airflow.executors.base_executor import BaseExecutor
 from kaapana_executor import airflow_compat
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.images.metadata import ImageMetadata
+from kaapana_executor.k8s import labels
+from kaapana_executor.k8s.identity import pod_name_of
 from kaapana_executor.k8s.names import pod_name
 from kaapana_executor.runtime import kube
 from kaapana_executor.runtime.engine import Engine, Outcome, Wiring
@@ -54,7 +56,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
                 settings=settings,
                 gateway=gateway,
                 reporter=lambda ref: airflow_compat.ExecutionApiReporter(
-                    base_url, ref.ti_id, ref.token
+                    base_url, ref.ti_id, ref.token, pod_name_of(ref.run)
                 ),
                 images=ImageMetadata.from_settings(settings, gateway.core).get,
                 upstream=airflow_compat.upstream_executor_config,
@@ -97,8 +99,29 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
             self._engine.revoke(ti.key)
 
     def try_adopt_task_instances(self, tis: Sequence[Any]) -> Sequence[Any]:
-        """Adoption is not implemented yet: the scheduler resets these task instances."""
-        return tis
+        """Adopt running tasks of a dead scheduler whose pods still exist; return the rest.
+
+        Pods carry the task instance id; an adopted task keeps its pod and is reported with a
+        freshly minted token. Tasks without a pod are returned, and the scheduler resets them.
+        """
+        if self._engine is None or not tis:
+            return tis
+        by_ti = {
+            (pod.metadata.annotations or {}).get(labels.ANN_TI_ID): pod
+            for pod in self._engine.list_pods()
+        }
+        orphans = []
+        for ti in tis:
+            pod = by_ti.get(str(ti.id))
+            if pod is None or pod.metadata.deletion_timestamp is not None:
+                orphans.append(ti)
+                continue
+            token = airflow_compat.mint_token(self, str(ti.id))
+            ref, should_retry = airflow_compat.ref_from_task_instance(ti, token)
+            self.running.add(ref.key)
+            self._engine.adopt(ref, pod, should_retry)
+            log.info("adopted %s (pod %s)", ref.label, pod.metadata.name)
+        return orphans
 
     def get_task_log(self, ti: Any, try_number: int) -> tuple[list[str], list[str]]:
         """Live container log of a running task, read from its pod (api-server side)."""

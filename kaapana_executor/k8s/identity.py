@@ -8,9 +8,14 @@ from kaapana_executor.k8s.names import pod_name
 from kaapana_executor.k8s.pod import PodIdentity
 
 
+def pod_name_of(run: RunContext) -> str:
+    """The deterministic pod name of a task instance try."""
+    return pod_name(run.dag_id, run.task_id, run.run_id, run.map_index, run.try_number)
+
+
 def pod_identity(run: RunContext, template: str, ti_id: str | None = None) -> PodIdentity:
     """Deterministic name plus ownership labels (selectable) and annotations (exact)."""
-    name = pod_name(run.dag_id, run.task_id, run.run_id, run.map_index, run.try_number)
+    name = pod_name_of(run)
     pod_labels = {
         labels.DAG_ID: labels.label_value(run.dag_id),
         labels.TASK_ID: labels.label_value(run.task_id),

@@ -126,6 +126,29 @@ class Engine:
         self._tracked[ref.key] = tracked
         self._pool.submit(self._guard, tracked, self._launch, tracked)
 
+    def adopt(self, ref: TaskRef, pod: client.V1Pod, should_retry: bool) -> None:
+        """Take over a running task's pod after a scheduler restart (no relaunch)."""
+        path = self.w.log_folder / ref.log_path if self.w.log_folder and ref.log_path else None
+        reporter = self.w.reporter(ref)
+        tracked = Tracked(ref=ref, log=TaskLog(path), reporter=reporter)
+        tracked.should_retry = should_retry
+        tracked.pod, tracked.namespace = pod.metadata.name, pod.metadata.namespace
+        limits = (
+            pod.spec.containers[0].resources.limits if pod.spec.containers[0].resources else None
+        )
+        tracked.memory_limit = (limits or {}).get("memory")
+        tracked.log.event(f"kaapana-executor: adopted pod {tracked.namespace}/{tracked.pod}")
+        self._tracked[ref.key] = tracked
+        self._by_pod[tracked.pod] = ref.key
+        with self._beating_lock:
+            self._beating[ref.key] = reporter
+        self._observe(pod)
+
+    def list_pods(self) -> list[client.V1Pod]:
+        """This executor's pods now (one API call; adoption only, never on the hot loop)."""
+        pods, _ = self.w.gateway.list_pods(self.w.watch_namespace, POD_SELECTOR)
+        return pods
+
     def tracked_keys(self) -> set[Any]:
         """Keys the engine is responsible for."""
         return set(self._tracked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -137,6 +138,27 @@ def test_clear_and_mark_failed_delete_pods_and_keep_logs(
     assert e2e.rest.wait_run(dag, run) == "failed"
     for try_number in (1, 2):
         assert "working" in e2e.rest.log(dag, run, task, try_number), f"try {try_number}"
+
+
+def test_restarted_scheduler_adopts_running_pod(e2e: E2E, core_v1: client.CoreV1Api) -> None:
+    dag, run, task = "e2e_adopt", "adopt-1", "long"
+    e2e.rest.wait_for_dag(dag)
+    e2e.rest.trigger(dag, run)
+    first = pod_name(dag, task, run, -1, 1)
+    wait_until(lambda: _phase(core_v1, e2e, first) == "Running", 120, "the task's pod to run")
+    uid = core_v1.read_namespaced_pod(first, e2e.namespace).metadata.uid
+    e2e.airflow.restart("scheduler")
+    log_file = next(
+        e2e.airflow.home.glob(f"logs/dag_id={dag}/run_id={run}/task_id={task}/attempt=1.log")
+    )
+    wait_until(lambda: "adopted pod" in log_file.read_text(), 120, "the new scheduler to adopt")
+    time.sleep(5)  # a few heartbeats of the adopted task
+    assert e2e.rest.task_state(dag, run, task) == "running"
+    assert core_v1.read_namespaced_pod(first, e2e.namespace).metadata.uid == uid  # same pod
+    assert _phase(core_v1, e2e, pod_name(dag, task, run, -1, 2)) is None  # no second try
+    e2e.rest.mark(dag, run, task, "success")
+    wait_until(lambda: _phase(core_v1, e2e, first) is None, 60, "the marked task's pod to go")
+    assert e2e.rest.wait_run(dag, run) == "success"
 
 
 def _phase(core: client.CoreV1Api, e2e: E2E, name: str) -> str | None:

@@ -177,6 +177,22 @@ class LocalAirflow:
     def _airflow(self) -> str:
         return str(Path(sys.executable).parent / "airflow")
 
+    def restart(self, component: str) -> None:
+        """Stop one component (SIGTERM, as a deployment would) and start it again."""
+        process = self.processes[component]
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+        self._spawn(component)
+
+    def _spawn(self, component: str) -> None:
+        args = [self._airflow(), component]
+        if component == "api-server":
+            args += ["--port", str(self.port)]
+        log = (self.home / f"{component}.log").open("ab")
+        self.processes[component] = subprocess.Popen(
+            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
     def migrate(self) -> None:
         subprocess.run(
             [self._airflow(), "db", "migrate"], env=self.env, check=True, capture_output=True
@@ -185,13 +201,7 @@ class LocalAirflow:
     def start(self, timeout: float = 120) -> AirflowRest:
         self.migrate()
         for component in COMPONENTS:
-            args = [self._airflow(), component] + (
-                ["--port", str(self.port)] if component == "api-server" else []
-            )
-            log = (self.home / f"{component}.log").open("ab")
-            self.processes[component] = subprocess.Popen(
-                args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            self._spawn(component)
         rest = AirflowRest(self.url)
         wait_until(self._healthy, timeout, "the Airflow api-server")
         rest.login()

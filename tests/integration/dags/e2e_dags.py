@@ -47,3 +47,6 @@ with DAG("e2e_clear", schedule=None, catchup=False) as clear:
             {"kwok.kaapana.io/never-finish": "true", "kwok.kaapana.io/log-lines": '["working"]'}
         ),
     )
+
+with DAG("e2e_adopt", schedule=None, catchup=False) as adopt:
+    KaapanaTaskOperator(task_id="long", task_json=task({"kwok.kaapana.io/never-finish": "true"}))
