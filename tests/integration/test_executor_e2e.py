@@ -132,7 +132,8 @@ def test_clear_and_mark_failed_delete_pods_and_keep_logs(
     )
     wait_until(lambda: _phase(core_v1, e2e, first) is None, 60, "the first try's pod to be deleted")
     assert not stale.exists()
-    assert "working" in "\n".join(_live_log(core_v1, e2e, second))
+    # while it runs, the api-server shows the live container log through get_task_log
+    wait_until(lambda: "working" in e2e.rest.log(dag, run, task, 2), 60, "the live log")
     e2e.rest.mark(dag, run, task, "failed")  # a user marks it: the executor deletes the pod
     wait_until(lambda: _phase(core_v1, e2e, second) is None, 60, "the marked try's pod to go")
     assert e2e.rest.wait_run(dag, run) == "failed"
@@ -168,7 +169,3 @@ def _phase(core: client.CoreV1Api, e2e: E2E, name: str) -> str | None:
         if exc.status == 404:
             return None
         raise
-
-
-def _live_log(core: client.CoreV1Api, e2e: E2E, name: str) -> list[str]:
-    return str(core.read_namespaced_pod_log(name, e2e.namespace)).splitlines()
