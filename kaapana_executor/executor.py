@@ -20,8 +20,9 @@ from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.identity import pod_name_of
 from kaapana_executor.k8s.names import pod_name
 from kaapana_executor.runtime import kube
-from kaapana_executor.runtime.engine import Engine, Outcome, Wiring
+from kaapana_executor.runtime.engine import Engine, Wiring
 from kaapana_executor.runtime.refs import TaskRef
+from kaapana_executor.runtime.state import Outcome
 from kaapana_executor.runtime.tasklog import container_lines
 
 log = logging.getLogger(__name__)

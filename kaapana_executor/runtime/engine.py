@@ -21,46 +21,20 @@ from typing import Any
 
 from kubernetes import client
 
-from kaapana_executor import datadir
-from kaapana_executor.config import ExecutorSettings, PodDeletion
-from kaapana_executor.errors import ContractError, KaapanaError
+from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.k8s import labels
 from kaapana_executor.runtime import spec
-from kaapana_executor.runtime.decide import decide
-from kaapana_executor.runtime.kube import KubeError, KubeGateway
-from kaapana_executor.runtime.outputs import clean_output
+from kaapana_executor.runtime.jobs import Jobs
+from kaapana_executor.runtime.kube import KubeGateway
 from kaapana_executor.runtime.podstate import PodPhase, PodStatus, classify
-from kaapana_executor.runtime.refs import FinalState, ReportRejected, TaskRef, TaskReporter
+from kaapana_executor.runtime.refs import ReportRejected, TaskRef, TaskReporter
+from kaapana_executor.runtime.state import Outcome, Tracked
 from kaapana_executor.runtime.tasklog import TaskLog
 from kaapana_executor.runtime.watcher import PodWatcher
 
 log = logging.getLogger(__name__)
 
 POD_SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
-
-
-class Outcome:
-    """What ``sync`` asks the Airflow adapter to do with a key."""
-
-    SUCCESS = "success"  # final state reported: free the slot
-    FAIL = "fail"  # reporting failed: let the scheduler's fallback fail the task
-    DROP = "drop"  # no longer ours (cleared, marked, vanished): forget it silently
-
-
-@dataclass
-class Tracked:
-    """One task instance the engine is responsible for."""
-
-    ref: TaskRef
-    log: TaskLog
-    reporter: TaskReporter | None = None
-    pod: str | None = None
-    namespace: str | None = None
-    memory_limit: str | None = None
-    should_retry: bool = False
-    status: PodStatus | None = None
-    stuck_since: float | None = None
-    finishing: bool = False
 
 
 @dataclass
@@ -85,6 +59,7 @@ class Engine:
         self.settings = wiring.settings
         self._messages: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(wiring.settings.create_concurrency, "kaapana-io")
+        self._jobs = Jobs(wiring, self._messages.put)
         self._tracked: dict[Any, Tracked] = {}
         self._by_pod: dict[str, Any] = {}
         self._seen: dict[str, client.V1Pod] = {}
@@ -124,7 +99,7 @@ class Engine:
         path = self.w.log_folder / ref.log_path if self.w.log_folder and ref.log_path else None
         tracked = Tracked(ref=ref, log=TaskLog(path))
         self._tracked[ref.key] = tracked
-        self._pool.submit(self._guard, tracked, self._launch, tracked)
+        self._pool.submit(self._jobs.guard, tracked, self._jobs.prepare, tracked)
 
     def adopt(self, ref: TaskRef, pod: client.V1Pod, should_retry: bool) -> None:
         """Take over a running task's pod after a scheduler restart (no relaunch)."""
@@ -178,44 +153,55 @@ class Engine:
         return outcomes
 
     def _apply(self, message: tuple[Any, ...]) -> list[tuple[Any, str]]:
-        kind = message[0]
-        if kind == "pod":
-            self._observe(message[1])
-        elif kind == "gone":
-            pod = message[1]
-            self._seen.pop(pod.metadata.name, None)
-            key = self._by_pod.get(pod.metadata.name)
-            if key in self._tracked:
-                self._on_status(
-                    self._tracked[key], PodStatus(PodPhase.GONE, "pod deleted"), final_pod=pod
-                )
-        elif kind == "launched":
-            _, key, reporter, launch, should_retry = message
-            tracked = self._tracked.get(key)
-            if tracked is None:
-                return []
-            tracked.reporter, tracked.should_retry = reporter, should_retry
-            tracked.pod, tracked.namespace = launch.pod.metadata.name, launch.pod.metadata.namespace
-            tracked.memory_limit = (launch.instance.resources.limits or {}).get("memory")
-            self._by_pod[tracked.pod] = key
-            with self._beating_lock:
-                self._beating[key] = reporter
-            if tracked.pod in self._seen:
-                self._observe(self._seen[tracked.pod])
-        elif kind == "done":
-            _, key, ok = message
-            tracked = self._tracked.pop(key, None)
-            if tracked is not None:
-                self._forget(tracked, delete=False)
-                return [(key, Outcome.SUCCESS if ok else Outcome.FAIL)]
-        elif kind == "rejected":
-            _, key, why, outcome = message
-            tracked = self._tracked.pop(key, None)
-            if tracked is not None:
-                tracked.log.event(f"{why}; deleting the pod", "warning")
-                self._forget(tracked, delete=True)
-                return [(key, outcome)]
-        return []
+        """Apply one worker message (``kind, *args``); returns outcomes for Airflow."""
+        handler: Callable[..., list[tuple[Any, str]] | None] = getattr(self, f"_on_{message[0]}")
+        return handler(*message[1:]) or []
+
+    def _on_pod(self, pod: client.V1Pod) -> None:
+        self._observe(pod)
+
+    def _on_gone(self, pod: client.V1Pod) -> None:
+        self._seen.pop(pod.metadata.name, None)
+        key = self._by_pod.get(pod.metadata.name)
+        if key in self._tracked:
+            self._on_status(self._tracked[key], PodStatus(PodPhase.GONE, "pod deleted"))
+
+    def _on_ready(self, key: Any, reporter: TaskReporter, launch: spec.Launch, retry: bool) -> None:
+        tracked = self._tracked.get(key)
+        if tracked is None:
+            return
+        tracked.reporter, tracked.should_retry = reporter, retry
+        tracked.pod, tracked.namespace = launch.pod.metadata.name, launch.pod.metadata.namespace
+        tracked.memory_limit = (launch.instance.resources.limits or {}).get("memory")
+        self._by_pod[tracked.pod] = key
+        with self._beating_lock:  # running in Airflow from now on, even while it waits
+            self._beating[key] = reporter
+        self._dispatch(tracked, launch)
+
+    def _on_launched(self, key: Any) -> None:
+        tracked = self._tracked.get(key)
+        if tracked is not None and tracked.pod in self._seen:
+            self._observe(self._seen[tracked.pod])
+
+    def _on_create_failed(self, key: Any) -> None:
+        tracked = self._tracked.get(key)
+        if tracked is not None and tracked.pod:
+            self._by_pod.pop(tracked.pod, None)
+
+    def _on_done(self, key: Any, ok: bool) -> list[tuple[Any, str]]:
+        tracked = self._tracked.pop(key, None)
+        if tracked is None:
+            return []
+        self._forget(tracked, delete=False)
+        return [(key, Outcome.SUCCESS if ok else Outcome.FAIL)]
+
+    def _on_rejected(self, key: Any, why: str, outcome: str) -> list[tuple[Any, str]]:
+        tracked = self._tracked.pop(key, None)
+        if tracked is None:
+            return []
+        tracked.log.event(f"{why}; deleting the pod", "warning")
+        self._forget(tracked, delete=True)
+        return [(key, outcome)]
 
     def _observe(self, pod: client.V1Pod) -> None:
         name = pod.metadata.name
@@ -225,9 +211,11 @@ class Engine:
             return
         self._on_status(self._tracked[key], classify(pod))
 
-    def _on_status(
-        self, tracked: Tracked, status: PodStatus, final_pod: client.V1Pod | None = None
-    ) -> None:
+    def _dispatch(self, tracked: Tracked, launch: spec.Launch) -> None:
+        """Create the pod now (resource admission will decide here when it comes)."""
+        self._pool.submit(self._jobs.guard, tracked, self._jobs.create, tracked, launch)
+
+    def _on_status(self, tracked: Tracked, status: PodStatus) -> None:
         previous = tracked.status
         tracked.status = status
         if previous is None or previous.phase != status.phase:
@@ -239,7 +227,7 @@ class Engine:
             tracked.stuck_since = None
         if status.phase.terminal and not tracked.finishing:
             tracked.finishing = True
-            self._pool.submit(self._guard, tracked, self._finish, tracked, status)
+            self._pool.submit(self._jobs.guard, tracked, self._jobs.finish, tracked, status)
 
     def _grace(self, phase: PodPhase) -> float:
         return {
@@ -256,7 +244,7 @@ class Engine:
                 continue
             if now - tracked.stuck_since >= self._grace(status.phase):
                 tracked.finishing = True
-                self._pool.submit(self._guard, tracked, self._finish, tracked, status)
+                self._pool.submit(self._jobs.guard, tracked, self._jobs.finish, tracked, status)
 
     def _forget(self, tracked: Tracked, delete: bool) -> None:
         """Stop tracking; with ``delete``, keep the container's log, then delete the pod."""
@@ -266,123 +254,9 @@ class Engine:
         if tracked.pod:
             self._by_pod.pop(tracked.pod, None)
         if delete and tracked.pod and tracked.namespace:
-            self._pool.submit(self._retire, tracked)
+            self._pool.submit(self._jobs.retire, tracked)
         elif tracked.reporter is not None:
             tracked.reporter.close()
-
-    def _retire(self, tracked: Tracked) -> None:
-        """A pod whose task is no longer ours: persist what it printed, then delete it."""
-        assert tracked.pod and tracked.namespace
-        try:
-            text = self.w.gateway.read_log(
-                tracked.pod, tracked.namespace, self.settings.log_tail_lines
-            )
-            tracked.log.container(text)
-        except Exception:  # the log is a courtesy here; the pod must go regardless
-            log.warning("could not keep the log of pod %s", tracked.pod, exc_info=True)
-        self._delete_quietly(tracked.pod, tracked.namespace)
-        if tracked.reporter is not None:
-            tracked.reporter.close()
-
-    # worker threads --------------------------------------------------------------------
-    def _guard(self, tracked: Tracked, job: Callable[..., None], *args: Any) -> None:
-        """The thread boundary: one task's failure never reaches the scheduler."""
-        try:
-            job(*args)
-        except Exception as exc:  # deliberately broad: this is the per-task boundary
-            log.exception("kaapana-executor: %s failed", tracked.ref.label)
-            tracked.log.event(f"executor error: {exc!r}", "error")
-            self._report(tracked, FinalState.FAILED, f"executor error: {exc}")
-
-    def _report(self, tracked: Tracked, state: FinalState, reason: str) -> None:
-        ok = tracked.reporter is not None  # never started: the scheduler's fallback fails it
-        if tracked.reporter is not None:
-            try:
-                tracked.reporter.finish(state, reason)
-            except ReportRejected as exc:
-                tracked.log.event(f"final state not recorded: {exc.why}", "warning")
-            except Exception:  # reporting is retried inside the client; give up to the fallback
-                log.exception("reporting %s for %s failed", state.value, tracked.ref.label)
-                ok = False
-        self._messages.put(("done", tracked.ref.key, ok))
-
-    def _launch(self, tracked: Tracked) -> None:
-        ref = tracked.ref
-        reporter = self.w.reporter(ref)
-        try:
-            start = reporter.start()
-        except ReportRejected as exc:
-            reporter.close()
-            self._messages.put(("rejected", ref.key, f"not started: {exc.why}", Outcome.DROP))
-            return
-        tracked.reporter = reporter
-        tracked.log.event(f"kaapana-executor: preparing {ref.label}")
-        try:
-            launch = spec.build_launch(
-                ref, start.conf, self.settings, self.w.images, self.w.upstream
-            )
-            self._clean_outputs(tracked, launch)
-        except ContractError as exc:
-            for line in exc.lines():
-                tracked.log.event(line, "error")
-            self._report(tracked, FinalState.FAILED, exc.lines()[0])
-            return
-        except KaapanaError as exc:
-            tracked.log.event(str(exc), "error")
-            self._report(tracked, FinalState.FAILED, str(exc))
-            return
-        for result in launch.scale:
-            tracked.log.event(
-                f"scale rule on {result.channel}: {result.mode} measured "
-                f"{result.measured_bytes} bytes, needs {result.needed_bytes} bytes of memory "
-                f"{result.type} {result.note}".rstrip()
-            )
-        resources = launch.pod.spec.containers[0].resources
-        tracked.log.event(
-            f"resources: requests {resources.requests or {}}, limits {resources.limits or {}}"
-        )
-        try:
-            self.w.gateway.create_pod(launch.pod, labels.ANN_TI_ID)
-        except KubeError as exc:
-            tracked.log.event(str(exc), "error")
-            state = FinalState.UP_FOR_RETRY if start.should_retry else FinalState.FAILED
-            self._report(tracked, state, str(exc))
-            return
-        tracked.log.event(f"pod {launch.pod.metadata.namespace}/{launch.pod.metadata.name} created")
-        self._messages.put(("launched", ref.key, reporter, launch, start.should_retry))
-
-    def _clean_outputs(self, tracked: Tracked, launch: spec.Launch) -> None:
-        run_id = tracked.ref.run.run_id
-        node_run = datadir.run_dir(self.settings.data_root, run_id)
-        local_run = Path(datadir.run_dir(self.settings.local_data_root, run_id))
-        for output in launch.outputs:
-            cleaned = clean_output(local_run, node_run, output)
-            tracked.log.event(f"cleaned output {output} ({cleaned})")
-
-    def _finish(self, tracked: Tracked, status: PodStatus) -> None:
-        assert tracked.pod and tracked.namespace
-        text = self.w.gateway.read_log(tracked.pod, tracked.namespace, self.settings.log_tail_lines)
-        tracked.log.container(text)
-        state, reason = decide(status, tracked.should_retry, tracked.memory_limit)
-        tracked.log.event(
-            f"{reason}: reporting {state.value}", "info" if state is FinalState.SUCCESS else "error"
-        )
-        policy = self.settings.pod_deletion
-        if policy is PodDeletion.ALWAYS or (
-            policy is PodDeletion.ON_SUCCESS and state is FinalState.SUCCESS
-        ):
-            self._delete_quietly(tracked.pod, tracked.namespace)
-        elif status.phase.stuck:
-            self._delete_quietly(
-                tracked.pod, tracked.namespace
-            )  # never leave a pod retrying a pull
-        self._report(tracked, state, reason)
-
-    def _delete_quietly(self, name: str, namespace: str) -> None:
-        try:
-            self.w.gateway.delete_pod(name, namespace)
-        except Exception:  # a pod we cannot delete now is found again by the next relist
-            log.exception("deleting pod %s/%s failed", namespace, name)
 
     def _heartbeats(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_interval):
