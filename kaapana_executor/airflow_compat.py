@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kaapana_executor.config import SECTION, ExecutorSettings
+from kaapana_executor.config import SECTION, ConfigError, ExecutorSettings
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.runtime.refs import FinalState, ReportRejected, StartContext, TaskRef
 
@@ -27,6 +27,10 @@ def load_settings() -> ExecutorSettings:
         value = conf.get(SECTION, option)
         return None if value is None else str(value)
 
+    known = set(ExecutorSettings.model_fields)
+    unknown = sorted(set(conf.getsection(SECTION) or {}) - known)
+    if unknown:  # a typo must not silently fall back to a default
+        raise ConfigError(f"[{SECTION}] unknown option(s): {', '.join(unknown)}")
     return ExecutorSettings.load(get)
 
 

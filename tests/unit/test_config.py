@@ -69,3 +69,13 @@ def test_provider_metadata_lists_every_option_with_description() -> None:
     info = get_provider_info()
     assert info["executors"] == ["kaapana_executor.KaapanaExecutor"]
     assert info["config"]["kaapana_executor"]["options"] == options
+
+
+def test_airflow_section_is_read_and_typos_are_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kaapana_executor import airflow_compat
+
+    monkeypatch.setenv("AIRFLOW__KAAPANA_EXECUTOR__NAMESPACE", "from-env")
+    assert airflow_compat.load_settings().namespace == "from-env"
+    monkeypatch.setenv("AIRFLOW__KAAPANA_EXECUTOR__NAMSPACE", "typo")
+    with pytest.raises(ConfigError, match=r"unknown option\(s\): namspace"):
+        airflow_compat.load_settings()
