@@ -23,6 +23,7 @@ from kaapana_executor.errors import ContractError, KaapanaError
 from kaapana_executor.images import command as image_command
 from kaapana_executor.k8s import pod
 from kaapana_executor.k8s.identity import pod_identity
+from kaapana_executor.local import command as local_command
 from kaapana_executor.models import ProcessingContainer, Task, VolumeSource
 from kaapana_executor.resources.plan import plan_memory
 
@@ -82,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
         "processing-container", help="print the validated processing-container.json of an image"
     )
     image_command.add_arguments(image)
+
+    local_run = sub.add_parser("run", help="run a task locally: docker mode or a pod (k8s)")
+    local_command.add_run_arguments(local_run)
+    local_logs = sub.add_parser("logs", help="print the log of an earlier run (its run record)")
+    local_command.add_logs_arguments(local_logs)
     return parser
 
 
@@ -91,6 +97,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return EXIT_OK
     if args.command == "processing-container":
         return image_command.run(args)
+    if args.command == "logs":
+        return local_command.logs(args)
+    if args.command == "run":
+        local_command.complete_arguments(args)
     run = RunContext(
         dag_id=getattr(args, "dag_id", "kaapana-task"),
         run_id=getattr(args, "run_id", "manual"),
@@ -101,6 +111,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     variables = _variables(args.var, parser, run)
     if args.command == "validate":
         return _validate(args.file, Kind(args.kind) if args.kind else None, variables)
+    if args.command == "run":
+        return local_command.run(args, variables, parser)
     return _render(args, variables)
 
 

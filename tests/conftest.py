@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.registry",
     "tests.support.airflow",
     "tests.support.images",
+    "tests.support.local_images",
 ]

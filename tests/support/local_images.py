@@ -1,0 +1,192 @@
+"""Real containers for the local-run tests: a podman API that runs them, and a busybox image.
+
+- ``podman_runner_api`` (session): ``unix://`` URL of ``podman system service`` with storage
+  of its own, configured to *run* containers on these machines: ``runtime = "runc"`` (crun
+  fails on the hybrid cgroup tree: "cgroups in hybrid mode not supported"), the cgroupfs
+  manager, and ulimits runc may set. ``podman_api`` (tests/support/images.py) only creates
+  containers and uses podman's default runtime, crun, so it cannot be reused for this.
+- ``busybox_image`` (session): ``localhost/kaapana-busybox:test``, built from Debian's
+  ``busybox-static`` (a rootfs folder with the binary and applet symlinks, tarred and
+  imported through the API; no registry). It carries ``/processing-container.json`` with
+  the templates the tests name (:data:`PROCESSING_CONTAINER`).
+- ``docker_client``: a ``docker.DockerClient`` on that API.
+
+Both fail, saying how to install, when podman, runc or busybox-static are missing
+(``scripts/install-podman`` installs them; ``scripts/test`` runs it).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+BUSYBOX = Path("/bin/busybox")
+IMAGE = "localhost/kaapana-busybox:test"
+HOW_TO_INSTALL = "run scripts/install-podman (as root: apt-get install podman runc busybox-static)"
+#: busybox applets the test commands use (the image has only these names in /bin).
+APPLETS = [
+    "sh",
+    "cat",
+    "cp",
+    "dd",
+    "echo",
+    "env",
+    "false",
+    "head",
+    "id",
+    "ls",
+    "mkdir",
+    "rm",
+    "sleep",
+    "tail",
+    "touch",
+    "true",
+    "wc",
+]
+
+#: The image's processing-container.json.
+PROCESSING_CONTAINER: dict[str, Any] = {
+    "name": "busybox-test",
+    "description": "busybox for local-run tests",
+    "templates": [
+        {
+            "identifier": "alloc",
+            "description": "allocates SIZE once (dd's buffer), then reports it",
+            "env": [{"name": "SIZE", "value": "100M"}],
+            "command": [
+                "sh",
+                "-c",
+                'dd if=/dev/zero of=/dev/null bs="$SIZE" count=1 && echo "allocated $SIZE"',
+            ],
+            "inputs": [{"name": "data", "mounted_path": "/data", "optional": True}],
+            "resources": {"limits": {"memory": "200Mi"}},
+        },
+        {
+            "identifier": "copy",
+            "description": "copies the input to the output, then tries to write to the input",
+            "env": [{"name": "GREETING", "value": "hello"}],
+            "command": [
+                "sh",
+                "-c",
+                'cp /in/a.txt /out/copy.txt && echo "$GREETING" > /logs/greeting.txt && '
+                "if touch /in/new.txt; then echo 'input writable'; exit 3; fi; "
+                "echo 'input is read-only'",
+            ],
+            "inputs": [{"name": "in", "mounted_path": "/in"}],
+            "outputs": [
+                {"name": "out", "mounted_path": "/out"},
+                {"name": "logs", "mounted_path": "/logs"},
+            ],
+        },
+    ],
+}
+
+
+def _fail(reason: str) -> None:
+    pytest.fail(f"{reason}: {HOW_TO_INSTALL}", pytrace=False)
+
+
+def start_podman_service(root: Path) -> subprocess.Popen[bytes]:
+    """``podman system service`` on ``root/podman.sock``, running containers with runc."""
+    podman = shutil.which("podman")
+    if podman is None or shutil.which("runc") is None:
+        _fail("local runs need podman and runc")
+    assert podman is not None
+    (root / "storage.conf").write_text(
+        f'[storage]\ndriver = "vfs"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n'
+    )
+    (root / "containers.conf").write_text(
+        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n'
+        '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n'
+    )
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(root),
+        "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
+        "CONTAINERS_CONF": str(root / "containers.conf"),
+    }
+    socket_path = root / "podman.sock"
+    log = (root / "service.log").open("wb")
+    process = subprocess.Popen(
+        [podman, "system", "service", "--time=0", f"unix://{socket_path}"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while not socket_path.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    if not socket_path.exists():
+        process.kill()
+        raise RuntimeError(f"podman service did not start:\n{(root / 'service.log').read_text()}")
+    return process
+
+
+@pytest.fixture(scope="session")
+def podman_runner_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("podman-runner")
+    process = start_podman_service(root)
+    yield f"unix://{root / 'podman.sock'}"
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def rootfs_tar(document: dict[str, Any]) -> bytes:
+    """A root filesystem: static busybox, its applets, the processing-container.json."""
+    if not BUSYBOX.is_file():
+        _fail(f"the test image needs Debian's static busybox at {BUSYBOX}")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+
+        def add_dir(name: str) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+
+        for directory in ("bin", "dev", "etc", "proc", "sys", "tmp"):
+            add_dir(directory)
+        tar.add(BUSYBOX, arcname="bin/busybox")
+        for applet in APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+        data = json.dumps(document).encode()
+        info = tarfile.TarInfo("processing-container.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def docker_client(podman_runner_api: str) -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url=podman_runner_api)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(podman_runner_api: str) -> str:
+    """Import the rootfs (podman's compatible import ignores repo/tag: tag it afterwards)."""
+    client = docker.DockerClient(base_url=podman_runner_api)
+    try:
+        answer = client.api.import_image_from_data(rootfs_tar(PROCESSING_CONTAINER))
+        image_id = json.loads(answer)["id"]
+        repository, _, tag = IMAGE.rpartition(":")
+        client.images.get(image_id).tag(repository, tag)
+    finally:
+        client.close()
+    return IMAGE
