@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from enum import Enum
 from typing import Any
 
 import urllib3
@@ -174,6 +175,33 @@ class KubeGateway:
                 timeout_seconds=timeout,
                 allow_watch_bookmarks=True,
             )
+
+    def list_cluster(self, kind: ClusterList, field_selector: str = "") -> tuple[list[Any], str]:
+        """Every object of ``kind`` in the cluster (all namespaces) and the list's version."""
+        options = {"field_selector": field_selector} if field_selector else {}
+        result = getattr(self.core, kind.value)(**options)
+        return list(result.items), str(result.metadata.resource_version)
+
+    def watch_cluster(
+        self, kind: ClusterList, resource_version: str, timeout: int, field_selector: str = ""
+    ) -> Iterator[dict[str, Any]]:
+        """Watch every object of ``kind``; raises ApiException(410) when the version expired."""
+        options = {"field_selector": field_selector} if field_selector else {}
+        yield from watch.Watch().stream(
+            getattr(self.core, kind.value),
+            resource_version=resource_version,
+            timeout_seconds=timeout,
+            allow_watch_bookmarks=True,
+            **options,
+        )
+
+
+class ClusterList(Enum):
+    """Cluster-wide lists the resource ledger watches (CoreV1Api method names)."""
+
+    NODES = "list_node"
+    PODS = "list_pod_for_all_namespaces"
+    QUOTAS = "list_resource_quota_for_all_namespaces"
 
 
 def _reason(exc: ApiException) -> str:

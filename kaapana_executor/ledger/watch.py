@@ -1,0 +1,109 @@
+"""Keep a :class:`Ledger` current from watches: nodes, pods of every namespace, quotas.
+
+Three :class:`~kaapana_executor.runtime.listwatch.ListWatch` loops, one per kind; each
+relists on 410 or any error and every ``resync`` seconds, and a list replaces what the
+ledger knew of that kind (the periodic full reconcile). Pods are watched without terminal
+ones (``status.phase`` field selector): a pod that finishes leaves the watch as a DELETED
+event, and completed pods, which Kaapana keeps around, cost nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kaapana_executor.ledger.ledger import Ledger
+from kaapana_executor.runtime.kube import ClusterList, KubeGateway
+from kaapana_executor.runtime.listwatch import ListWatch
+
+NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+
+
+class LedgerWatcher:
+    """Daemon threads feeding ``ledger``; ``start`` once, ``stop`` at shutdown."""
+
+    def __init__(
+        self,
+        gateway: KubeGateway,
+        ledger: Ledger,
+        resync: float = 300.0,
+        watch_timeout: int = 60,
+        backoff: float = 1.0,
+    ) -> None:
+        self.ledger = ledger
+        self._loops = {
+            kind: ListWatch(
+                f"kaapana-ledger-{kind.name.lower()}",
+                lister=_lister(gateway, kind),
+                watcher=_watcher(gateway, kind),
+                on_list=_replace(ledger, kind),
+                on_event=_apply(ledger, kind),
+                watch_timeout=watch_timeout,
+                backoff=backoff,
+                resync=resync,
+            )
+            for kind in ClusterList
+        }
+
+    def start(self) -> None:
+        for loop in self._loops.values():
+            loop.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        for loop in self._loops.values():
+            loop.stop(0)
+        for loop in self._loops.values():
+            loop.stop(timeout)
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait until every kind has been listed once (admission waits for this too)."""
+        deadline = time.monotonic() + timeout
+        for loop in self._loops.values():
+            if not loop.listed.wait(max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    @property
+    def relists(self) -> dict[str, int]:
+        """How often each kind was listed (1 each after start without trouble)."""
+        return {kind.name.lower(): loop.relists for kind, loop in self._loops.items()}
+
+    @property
+    def alive(self) -> bool:
+        return all(loop.alive for loop in self._loops.values())
+
+
+def _selector(kind: ClusterList) -> str:
+    return NON_TERMINAL_PODS if kind is ClusterList.PODS else ""
+
+
+def _lister(gateway: KubeGateway, kind: ClusterList) -> Any:
+    return lambda: gateway.list_cluster(kind, _selector(kind))
+
+
+def _watcher(gateway: KubeGateway, kind: ClusterList) -> Any:
+    return lambda version, timeout: gateway.watch_cluster(kind, version, timeout, _selector(kind))
+
+
+def _replace(ledger: Ledger, kind: ClusterList) -> Any:
+    if kind is ClusterList.NODES:
+        return ledger.replace_nodes
+    if kind is ClusterList.PODS:
+        return ledger.replace_pods
+    return ledger.replace_quotas
+
+
+def _apply(ledger: Ledger, kind: ClusterList) -> Any:
+    def on_event(event: str, obj: Any) -> None:
+        deleted = event == "DELETED"
+        if kind is ClusterList.NODES:
+            if deleted:
+                ledger.delete_node(obj.metadata.name)
+            else:
+                ledger.apply_node(obj)
+        elif kind is ClusterList.PODS:
+            (ledger.delete_pod if deleted else ledger.apply_pod)(obj)
+        else:
+            (ledger.delete_quota if deleted else ledger.apply_quota)(obj)
+
+    return on_event
