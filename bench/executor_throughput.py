@@ -26,37 +26,18 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from kubernetes import client
 
 from kaapana_executor.config import ExecutorSettings
-from kaapana_executor.contract import documents
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s import labels
-from kaapana_executor.models import ProcessingContainer
 from kaapana_executor.runtime import kube, spec
-from kaapana_executor.runtime.engine import Engine, Wiring
-from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, FinalState, StartContext, TaskRef
+from kaapana_executor.runtime.refs import TaskRef
+from tests.support.engine import DUMMY, task_config
+from tests.support.engine import engine as make_engine
 
 REPO = Path(__file__).resolve().parents[1]
-PC = documents.load_processing_container(REPO / "examples/images/dummy/processing-container.json")
-
-
-class InProcessReporter:
-    """Stands in for the Execution API so the benchmark measures the executor alone."""
-
-    def start(self) -> StartContext:
-        return StartContext(conf={}, should_retry=False, max_tries=0)
-
-    def heartbeat(self) -> None:
-        return None
-
-    def finish(self, state: FinalState, reason: str) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
 
 
 class TimedGateway(kube.KubeGateway):
@@ -76,16 +57,6 @@ class TimedGateway(kube.KubeGateway):
         return result
 
 
-def task_config(annotations: dict[str, str]) -> dict[str, Any]:
-    task = {
-        "name": "bench",
-        "image": "registry.invalid/kaapana/dummy:1",
-        "taskTemplate": "upstream",
-        "config": {"annotations": annotations},
-    }
-    return {EXECUTOR_CONFIG_KEY: {"task": json.dumps(task), "source": "bench.json"}}
-
-
 def refs(count: int, run_id: str, annotations: dict[str, str]) -> list[TaskRef]:
     config = task_config(annotations)
     return [
@@ -98,22 +69,6 @@ def refs(count: int, run_id: str, annotations: dict[str, str]) -> list[TaskRef]:
         )
         for i in range(count)
     ]
-
-
-def engine_for(settings: ExecutorSettings, gateway: kube.KubeGateway) -> Engine:
-    def images(_: str) -> ProcessingContainer:
-        return PC
-
-    wiring = Wiring(
-        settings=settings,
-        gateway=gateway,
-        reporter=lambda ref: InProcessReporter(),
-        images=images,
-        upstream=lambda *a: None,
-        log_folder=None,
-        watch_namespace=settings.namespace,
-    )
-    return Engine(wiring)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -130,11 +85,13 @@ def raw_loop(api: client.ApiClient, namespace: str, pods: list[client.V1Pod]) ->
     return len(pods) / (time.perf_counter() - start)
 
 
-def until(predicate: Callable[[], bool], timeout: float) -> None:
+def until(predicate: Callable[[], bool], timeout: float, tick: Callable[[], object]) -> None:
+    """Run ``tick`` (the scheduler loop's sync) every 10 ms until ``predicate`` holds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark step timed out")
+        tick()
         time.sleep(0.01)
 
 
@@ -149,11 +106,11 @@ def bench_create(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
         gateway = TimedGateway(api)
         raw_settings = settings.model_copy(update={"namespace": raw_ns})
         built = [
-            spec.build_launch(r, {}, raw_settings, lambda _: PC, lambda *a: None).pod
+            spec.build_launch(r, {}, raw_settings, lambda _: DUMMY, lambda *a: None).pod
             for r in refs(count, "raw", {})
         ]
         raw_rate = raw_loop(api, raw_ns, built)
-        engine = engine_for(settings, gateway)
+        engine = make_engine(settings, gateway, None)
         engine.start()
         work = refs(count, "exec", {})
         submitted = {}
@@ -161,7 +118,8 @@ def bench_create(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
         for ref in work:
             submitted[ref.run.task_id] = time.perf_counter()
             engine.submit(ref)
-        until(lambda: len(gateway.created) == count, 600)
+        keys = {r.key for r in work}
+        until(lambda: len(gateway.created) == count, 600, tick=lambda: engine.sync(keys))
         elapsed = max(gateway.created.values()) - start
         latencies = [gateway.created[t] - submitted[t] for t in submitted]
         engine.stop(wait=False)
@@ -186,13 +144,13 @@ def bench_sync(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
     try:
         settings = ExecutorSettings(namespace=ns, data_root=str(data), unschedulable_timeout=3600)
         gateway = TimedGateway(api)
-        engine = engine_for(settings, gateway)
+        engine = make_engine(settings, gateway, None)
         engine.start()
         work = refs(count, "sync", {"kwok.kaapana.io/never-finish": "true"})
         running = {r.key for r in work}
         for ref in work:
             engine.submit(ref)
-        until(lambda: len(gateway.created) == count, 900)
+        until(lambda: len(gateway.created) == count, 900, tick=lambda: engine.sync(running))
         durations: list[float] = []
         engine.sync(running)  # absorb the launches
         patcher = threading.Thread(target=_churn, args=(core, ns, [r for r in work]), daemon=True)

@@ -108,6 +108,21 @@ class ExecutorSettings(BaseModel):
         },
         description="Container securityContext (JSON) applied to every processing container.",
     )
+    resource_admission: bool = Field(
+        True,
+        description="Launch a task only when some node has room for all its requests (a "
+        "ledger of node allocatable minus pod requests, kept current from watches). Needs "
+        "cluster-wide list/watch of nodes, pods and resourcequotas.",
+    )
+    admission_aging_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="A waiting task's priority grows by one per this many seconds, so large "
+        "tasks cannot starve behind small ones (0: no aging).",
+    )
+    ledger_resync_seconds: float = Field(
+        300.0, gt=0, description="Seconds between full relists that reconcile the ledger."
+    )
     log_tail_lines: int = Field(
         100_000, ge=1, description="Most container log lines persisted into the task log."
     )

@@ -19,6 +19,7 @@ from kaapana_executor.images.metadata import ImageMetadata
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.identity import pod_name_of
 from kaapana_executor.k8s.names import pod_name
+from kaapana_executor.ledger.ledger import Ledger
 from kaapana_executor.runtime import kube
 from kaapana_executor.runtime.engine import Engine, Wiring
 from kaapana_executor.runtime.refs import TaskRef
@@ -63,6 +64,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
                 upstream=airflow_compat.upstream_executor_config,
                 log_folder=airflow_compat.base_log_folder(),
                 watch_namespace=watch_ns,
+                ledger=Ledger() if settings.resource_admission else None,
             )
         )
         self._engine.start()

@@ -30,6 +30,7 @@ from kaapana_executor.models import (
     TaskTemplateEnv,
     VolumeSource,
 )
+from kaapana_executor.resources import quantity
 
 #: Gives the default destination of an output channel the Task leaves unbound, or None.
 DefaultOutput = Callable[[str], VolumeSource | None]
@@ -154,6 +155,26 @@ def merge_resources(template: Resources | None, task: Resources | None) -> Resou
     return Resources(requests=merged["requests"] or None, limits=merged["limits"] or None)
 
 
+def requests_within_limits(resources: Resources) -> list[Problem]:
+    """A request above its limit: the API server would reject the pod, so say it here.
+
+    Checked on the merged resources, since a Task may raise a request above the template's
+    limit without touching the limit.
+    """
+    limits = resources.limits or {}
+    problems = []
+    for name, requested in (resources.requests or {}).items():
+        if name in limits and quantity.parse(requested) > quantity.parse(limits[name]):
+            problems.append(
+                Problem(
+                    ("resources", "requests", name),
+                    f"{requested} is above the limit {limits[name]} (after merging with the "
+                    "template)",
+                )
+            )
+    return problems
+
+
 def merge(
     task: Task,
     template: TaskTemplate,
@@ -166,6 +187,8 @@ def merge(
     inputs, input_problems = _merge_channels("inputs", template, task.inputs, None)
     outputs, output_problems = _merge_channels("outputs", template, task.outputs, default_output)
     problems += input_problems + output_problems
+    resources = merge_resources(template.resources, task.resources)
+    problems += requests_within_limits(resources)
     if problems:
         raise ContractError(source, problems)
     return TaskInstance(
@@ -176,7 +199,7 @@ def merge(
         env=env,
         inputs=inputs,
         outputs=outputs,
-        resources=merge_resources(template.resources, task.resources),
+        resources=resources,
         config=strip_credentials(task.config or RunnerConfig()),
     )
 

@@ -23,7 +23,11 @@ from kubernetes import client
 
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.k8s import labels
+from kaapana_executor.ledger import admission
+from kaapana_executor.ledger.ledger import Ledger
+from kaapana_executor.ledger.watch import LedgerWatcher
 from kaapana_executor.runtime import spec
+from kaapana_executor.runtime.gate import AdmissionGate
 from kaapana_executor.runtime.jobs import Jobs
 from kaapana_executor.runtime.kube import KubeGateway
 from kaapana_executor.runtime.podstate import PodPhase, PodStatus, classify
@@ -49,6 +53,7 @@ class Wiring:
     log_folder: Path | None
     clock: Callable[[], float] = time.monotonic
     watch_namespace: str | None = field(default=None)
+    ledger: Ledger | None = None  # None: no resource admission (create as soon as prepared)
 
 
 class Engine:
@@ -76,17 +81,29 @@ class Engine:
         self._ticker = threading.Thread(
             target=self._heartbeats, name="kaapana-heartbeat", daemon=True
         )
+        self._gate: AdmissionGate | None = None
+        self._ledger_watcher: LedgerWatcher | None = None
+        if wiring.ledger is not None:
+            policy = admission.Policy(aging_seconds=wiring.settings.admission_aging_seconds)
+            self._gate = AdmissionGate(wiring.ledger, wiring.clock, policy)
+            self._ledger_watcher = LedgerWatcher(
+                wiring.gateway, wiring.ledger, resync=wiring.settings.ledger_resync_seconds
+            )
 
     # lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the watcher and the heartbeat ticker."""
+        """Start the watchers and the heartbeat ticker."""
         self._watcher.start()
+        if self._ledger_watcher is not None:
+            self._ledger_watcher.start()
         self._ticker.start()
 
     def stop(self, wait: bool = True) -> None:
         """Stop threads; running pods keep running (a restarted scheduler can adopt them)."""
         self._stop.set()
         self._watcher.stop(timeout=5 if wait else 0)
+        if self._ledger_watcher is not None:
+            self._ledger_watcher.stop(timeout=5 if wait else 0)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
         with self._beating_lock:
             for reporter in self._beating.values():
@@ -143,6 +160,7 @@ class Engine:
             except queue.Empty:
                 break
             outcomes += self._apply(message)
+        self._admit()
         self._check_stuck()
         for key in [
             k for k, t in self._tracked.items() if k not in running and t.reporter is not None
@@ -184,6 +202,8 @@ class Engine:
             self._observe(self._seen[tracked.pod])
 
     def _on_create_failed(self, key: Any) -> None:
+        if self._gate is not None:
+            self._gate.discard(key)
         tracked = self._tracked.get(key)
         if tracked is not None and tracked.pod:
             self._by_pod.pop(tracked.pod, None)
@@ -212,8 +232,33 @@ class Engine:
         self._on_status(self._tracked[key], classify(pod))
 
     def _dispatch(self, tracked: Tracked, launch: spec.Launch) -> None:
-        """Create the pod now (resource admission will decide here when it comes)."""
-        self._pool.submit(self._jobs.guard, tracked, self._jobs.create, tracked, launch)
+        """Create the pod now, or queue it until the ledger says it fits."""
+        if self._gate is None:
+            self._pool.submit(self._jobs.guard, tracked, self._jobs.create, tracked, launch)
+            return
+        tracked.launch = launch
+        self._gate.add(tracked.ref.key, launch.pod, tracked.ref.priority_weight)
+        tracked.log.event("waiting for the resource ledger's admission")
+
+    def _admit(self) -> None:
+        """One admission pass: create what fits, fail what never will, say why others wait."""
+        if self._gate is None:
+            return
+        decision = self._gate.decide()
+        for key in decision.admit:
+            tracked = self._tracked[key]
+            assert tracked.launch is not None
+            tracked.log.event("admitted: a node has room for all requests")
+            self._pool.submit(self._jobs.guard, tracked, self._jobs.create, tracked, tracked.launch)
+        for key, why in decision.never.items():
+            tracked = self._tracked[key]
+            reason = f"cannot run on this cluster: {why}"
+            self._pool.submit(self._jobs.guard, tracked, self._jobs.fail, tracked, reason)
+        for key, reason in decision.waiting.items():
+            tracked = self._tracked[key]
+            if tracked.waiting_for != reason:
+                tracked.waiting_for = reason
+                tracked.log.event(f"waiting for resources: {reason}")
 
     def _on_status(self, tracked: Tracked, status: PodStatus) -> None:
         previous = tracked.status
@@ -249,6 +294,8 @@ class Engine:
     def _forget(self, tracked: Tracked, delete: bool) -> None:
         """Stop tracking; with ``delete``, keep the container's log, then delete the pod."""
         key = tracked.ref.key
+        if self._gate is not None:
+            self._gate.discard(key)
         with self._beating_lock:
             self._beating.pop(key, None)
         if tracked.pod:

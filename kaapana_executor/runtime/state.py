@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kaapana_executor.runtime.podstate import PodStatus
 from kaapana_executor.runtime.refs import TaskRef, TaskReporter
+from kaapana_executor.runtime.spec import Launch
 from kaapana_executor.runtime.tasklog import TaskLog
 
 
@@ -34,3 +35,5 @@ class Tracked:
     status: PodStatus | None = None
     stuck_since: float | None = None
     finishing: bool = False
+    launch: Launch | None = None  # prepared, waiting for admission
+    waiting_for: str | None = None  # the last reason logged for waiting

@@ -68,7 +68,7 @@ def test_command_env_mounts_and_identity_come_from_the_pod() -> None:
 
 def test_limits_become_memory_without_swap_and_nano_cpus() -> None:
     spec = spec_for(
-        {"resources": {"limits": {"memory": "1.5Gi", "cpu": "250m"}, "requests": {"cpu": "1"}}}
+        {"resources": {"limits": {"memory": "1.5Gi", "cpu": "250m"}, "requests": {"cpu": "100m"}}}
     )
 
     assert spec.mem_limit == 1536 * 2**20

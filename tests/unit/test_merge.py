@@ -116,3 +116,13 @@ def test_select_template_by_identifier_or_inline() -> None:
         match=r"'c' is not a template of processing container 'pc' \(templates: a, b\)",
     ):
         merge.select_template(task("c"), pc, "t")
+
+
+def test_request_above_merged_limit_is_an_error() -> None:
+    tmpl = template_model(resources={"requests": {"memory": "64Mi"}, "limits": {"memory": "128Mi"}})
+    with pytest.raises(ContractError) as caught:
+        merge.merge(task(resources={"requests": {"memory": "1Gi"}}), tmpl, "task.json")
+    assert caught.value.lines() == [
+        "task.json: resources.requests.memory: 1Gi is above the limit 128Mi "
+        "(after merging with the template)"
+    ]
