@@ -25,6 +25,7 @@ from kaapana_executor.runtime.engine import Engine, Wiring
 from kaapana_executor.runtime.refs import TaskRef
 from kaapana_executor.runtime.state import Outcome
 from kaapana_executor.runtime.tasklog import container_lines
+from kaapana_executor.status import status_path
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
                 log_folder=airflow_compat.base_log_folder(),
                 watch_namespace=watch_ns,
                 ledger=Ledger() if settings.resource_admission else None,
+                status_file=status_path(),
             )
         )
         self._engine.start()

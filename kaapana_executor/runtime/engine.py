@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from kaapana_executor.runtime.refs import ReportRejected, TaskRef, TaskReporter
 from kaapana_executor.runtime.state import Outcome, Tracked
 from kaapana_executor.runtime.tasklog import TaskLog
 from kaapana_executor.runtime.watcher import PodWatcher
+from kaapana_executor.status import write_status
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class Wiring:
     clock: Callable[[], float] = time.monotonic
     watch_namespace: str | None = field(default=None)
     ledger: Ledger | None = None  # None: no resource admission (create as soon as prepared)
+    status_file: Path | None = None  # where the status for the plugin view is published
+    status_interval: float = 10.0
 
 
 class Engine:
@@ -81,6 +85,7 @@ class Engine:
         self._ticker = threading.Thread(
             target=self._heartbeats, name="kaapana-heartbeat", daemon=True
         )
+        self._published_at = float("-inf")
         self._gate: AdmissionGate | None = None
         self._ledger_watcher: LedgerWatcher | None = None
         if wiring.ledger is not None:
@@ -162,6 +167,7 @@ class Engine:
             outcomes += self._apply(message)
         self._admit()
         self._check_stuck()
+        self._publish()
         for key in [
             k for k, t in self._tracked.items() if k not in running and t.reporter is not None
         ]:
@@ -239,6 +245,27 @@ class Engine:
         tracked.launch = launch
         self._gate.add(tracked.ref.key, launch.pod, tracked.ref.priority_weight)
         tracked.log.event("waiting for the resource ledger's admission")
+
+    def _publish(self) -> None:
+        """Every few seconds, hand the current status to a worker to write (for the plugin)."""
+        now = self.w.clock()
+        if self.w.status_file is None or now - self._published_at < self.w.status_interval:
+            return
+        self._published_at = now
+        waiting = {}
+        if self._gate is not None:
+            waiting = {
+                self._tracked[k].ref.label: why
+                for k, why in self._gate.last_waiting.items()
+                if k in self._tracked
+            }
+        status = {
+            "time": datetime.now(timezone.utc).isoformat(),
+            "tracked": len(self._tracked),
+            "waiting": waiting,
+            "ledger": self.w.ledger.snapshot().as_dict() if self.w.ledger is not None else None,
+        }
+        self._pool.submit(write_status, self.w.status_file, status)
 
     def _admit(self) -> None:
         """One admission pass: create what fits, fail what never will, say why others wait."""

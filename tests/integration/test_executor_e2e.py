@@ -57,6 +57,22 @@ def test_dummy_workflow_links_channels_and_targets_user_input(
     assert "container exited with code 0" in log
 
 
+def test_plugin_shows_the_ledger(e2e: E2E) -> None:
+    def published() -> dict[str, Any] | None:
+        response = e2e.rest.session.get(
+            f"{e2e.airflow.url}/kaapana-executor/status.json", timeout=10
+        )
+        return response.json() if response.status_code == 200 else None
+
+    status = wait_until(published, 60, "the executor's published status")
+    nodes = {n["name"]: n for n in status["ledger"]["nodes"]}
+    assert nodes, status
+    assert all({"allocatable", "requested", "reserved", "free"} <= set(n) for n in nodes.values())
+    page = e2e.rest.session.get(f"{e2e.airflow.url}/kaapana-executor/", timeout=10)
+    assert page.status_code == 200
+    assert "<h2>Nodes</h2>" in page.text and next(iter(nodes)) in page.text
+
+
 def test_invalid_choice_fails_only_that_task(e2e: E2E) -> None:
     conf = {"task_form": {"downstream": {"env": {"MODE": "bogus"}}}}
     e2e.rest.wait_for_dag("kaapana_dummy")
