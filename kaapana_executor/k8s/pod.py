@@ -89,6 +89,26 @@ def _resources(instance: TaskInstance) -> client.V1ResourceRequirements:
     )
 
 
+def extended_resource_tolerations(instance: TaskInstance) -> list[client.V1Toleration] | None:
+    """Tolerate the taint named after each extended resource the task requests.
+
+    What Kubernetes' ExtendedResourceToleration admission plugin does, done here so that a
+    GPU task reaches GPU nodes tainted ``nvidia.com/gpu`` on any cluster (and so that the
+    resource ledger sees the same tolerations the pod will have).
+    """
+    names = {
+        name
+        for part in (instance.resources.requests, instance.resources.limits)
+        for name in (part or {})
+        if "/" in name
+    }
+    tolerations = [
+        client.V1Toleration(key=name, operator="Exists", effect="NoSchedule")
+        for name in sorted(names)
+    ]
+    return tolerations or None
+
+
 def build_pod(instance: TaskInstance, identity: PodIdentity, settings: PodSettings) -> client.V1Pod:
     """The complete pod for ``instance``; no I/O."""
     channels = [("inputs", c) for c in instance.inputs] + [("outputs", c) for c in instance.outputs]
@@ -129,6 +149,7 @@ def build_pod(instance: TaskInstance, identity: PodIdentity, settings: PodSettin
             ]
             or None,
             containers=[container],
+            tolerations=extended_resource_tolerations(instance),
             volumes=[_volume(io, c) for io, c in channels] or None,
         ),
     )

@@ -10,7 +10,7 @@ from kubernetes import client
 
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.names import pod_name
-from tests.support.airflow import E2E, wait_until
+from tests.support.airflow import E2E, QUEUED_TIMEOUT, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -176,6 +176,54 @@ def test_restarted_scheduler_adopts_running_pod(e2e: E2E, core_v1: client.CoreV1
     e2e.rest.mark(dag, run, task, "success")
     wait_until(lambda: _phase(core_v1, e2e, first) is None, 60, "the marked task's pod to go")
     assert e2e.rest.wait_run(dag, run) == "success"
+
+
+def test_waiting_for_resources_outlives_queued_timeout(e2e: E2E, core_v1: client.CoreV1Api) -> None:
+    dag, run, tasks = "e2e_wait", "wait-1", ("gpu_a", "gpu_b", "gpu_c")
+    e2e.rest.wait_for_dag(dag)
+    e2e.rest.trigger(dag, run)
+    logs = {
+        t: e2e.airflow.home
+        / "logs"
+        / f"dag_id={dag}"
+        / f"run_id={run}"
+        / f"task_id={t}"
+        / "attempt=1.log"
+        for t in tasks
+    }
+
+    def waiting() -> list[str]:
+        return [
+            t for t, p in logs.items() if p.exists() and "waiting for resources" in p.read_text()
+        ]
+
+    def running_pods() -> list[str]:
+        return [t for t in tasks if _phase(core_v1, e2e, pod_name(dag, t, run, -1, 1)) == "Running"]
+
+    wait_until(
+        lambda: len(running_pods()) == 2 and len(waiting()) == 1, 120, "two GPU pods and one waiter"
+    )
+    (waiter,) = waiting()
+    assert "nvidia.com/gpu" in logs[waiter].read_text()
+    time.sleep(2 * QUEUED_TIMEOUT + 5)  # well past Airflow's task_queued_timeout
+    instances = e2e.rest.task_instances(dag, run)
+    assert {t: (ti["state"], ti["try_number"]) for t, ti in instances.items()} == {
+        t: ("running", 1) for t in tasks
+    }
+    assert _phase(core_v1, e2e, pod_name(dag, waiter, run, -1, 1)) is None  # still not created
+    first_done = next(t for t in tasks if t != waiter)
+    e2e.rest.mark(dag, run, first_done, "success")  # frees one GPU
+    wait_until(
+        lambda: _phase(core_v1, e2e, pod_name(dag, waiter, run, -1, 1)) == "Running",
+        120,
+        "the waiter to start",
+    )
+    for t in tasks:
+        if t != first_done:
+            e2e.rest.mark(dag, run, t, "success")
+    assert e2e.rest.wait_run(dag, run) == "success"
+    assert all(ti["try_number"] == 1 for ti in e2e.rest.task_instances(dag, run).values())
+    assert _phase(core_v1, e2e, pod_name(dag, waiter, run, -1, 2)) is None  # never duplicated
 
 
 def _phase(core: client.CoreV1Api, e2e: E2E, name: str) -> str | None:

@@ -256,6 +256,7 @@ def running_airflow(
 # --- pytest fixtures ----------------------------------------------------------------------
 
 E2E_NAMESPACE_PREFIX = "kaapana-e2e-"
+QUEUED_TIMEOUT = 15
 TEST_DAGS = REPO / "tests" / "integration" / "dags"
 
 
@@ -302,7 +303,12 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
         "unschedulable_timeout": "15",
         "pod_deletion": "never",
     }
-    extra = {"KAAPANA_REGISTRY": cluster.registry, "KUBECONFIG": cluster.kubeconfig}
+    extra = {
+        "KAAPANA_REGISTRY": cluster.registry,
+        "KUBECONFIG": cluster.kubeconfig,
+        # short, so that a task waiting for resources outlives it (it must not matter)
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(QUEUED_TIMEOUT),
+    }
     try:
         for airflow, rest in running_airflow(home, [EXAMPLE_DAGS, TEST_DAGS], kaapana, extra):
             yield E2E(rest, airflow, namespace, data_root, images)

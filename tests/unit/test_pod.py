@@ -91,3 +91,17 @@ def test_label_values_are_valid(map_index: int) -> None:
 
 def test_pod_is_deterministic() -> None:
     assert _pod() == _pod()
+
+
+def test_gpu_tasks_tolerate_the_gpu_taint() -> None:
+    tmpl = template_model(resources={"limits": {"nvidia.com/gpu": "1", "memory": "1Gi"}})
+    instance = merge.merge(task(), tmpl, "t.json")
+    pod = to_dict(build_pod(instance, pod_identity(RUN, "main"), PodSettings()))
+    assert pod["spec"]["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    plain = merge.merge(task(), template_model(), "t.json")
+    assert (
+        "tolerations"
+        not in to_dict(build_pod(plain, pod_identity(RUN, "main"), PodSettings()))["spec"]
+    )

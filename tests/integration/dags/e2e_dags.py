@@ -11,13 +11,11 @@ from kaapana_executor.authoring import KaapanaTaskOperator
 IMAGE = "{{ env.KAAPANA_REGISTRY }}/kaapana/dummy:1"
 
 
-def task(annotations: dict[str, str], template: str = "upstream") -> dict[str, object]:
-    return {
-        "name": "e2e",
-        "image": IMAGE,
-        "taskTemplate": template,
-        "config": {"annotations": annotations},
-    }
+def task(
+    annotations: dict[str, str], template: str = "upstream", **fields: object
+) -> dict[str, object]:
+    config = {"annotations": annotations}
+    return {"name": "e2e", "image": IMAGE, "taskTemplate": template, "config": config, **fields}
 
 
 with DAG("e2e_exit3", schedule=None, catchup=False) as exit3:
@@ -50,3 +48,12 @@ with DAG("e2e_clear", schedule=None, catchup=False) as clear:
 
 with DAG("e2e_adopt", schedule=None, catchup=False) as adopt:
     KaapanaTaskOperator(task_id="long", task_json=task({"kwok.kaapana.io/never-finish": "true"}))
+
+GPU = {"limits": {"nvidia.com/gpu": "1", "memory": "128Mi"}}
+
+with DAG("e2e_wait", schedule=None, catchup=False) as wait:
+    for name in ("gpu_a", "gpu_b", "gpu_c"):  # three GPU tasks, two GPUs in the cluster
+        KaapanaTaskOperator(
+            task_id=name,
+            task_json=task({"kwok.kaapana.io/never-finish": "true"}, resources=GPU),
+        )
