@@ -24,7 +24,8 @@ from kaapana_executor.images import command as image_command
 from kaapana_executor.k8s import pod
 from kaapana_executor.k8s.identity import pod_identity
 from kaapana_executor.local import command as local_command
-from kaapana_executor.models import ProcessingContainer, Task, VolumeSource
+from kaapana_executor.local.prepare import link_inputs
+from kaapana_executor.models import ProcessingContainer, VolumeSource
 from kaapana_executor.resources.plan import plan_memory
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -147,7 +148,7 @@ def _render(args: argparse.Namespace, variables: Variables) -> int:
             )
             return VolumeSource(host_path=str(path))
 
-        task = _resolve_links(task, args.data_dir, run, args.task.name)
+        task = link_inputs(task, Path(args.data_dir), run)
     instance = merge.merge(task, template, args.task.name, default_output=default_output)
     instance, scale_results = plan_memory(instance)
     identity = pod_identity(run, instance.template)
@@ -159,20 +160,6 @@ def _render(args: argparse.Namespace, variables: Variables) -> int:
     }
     print(json.dumps(out, indent=2))
     return EXIT_OK
-
-
-def _resolve_links(task: Task, data_dir: str, run: RunContext, source: str) -> Task:
-    """Bind linked inputs to the upstream task's default output directory of the same run."""
-    inputs = []
-    for channel in task.inputs:
-        link = channel.from_
-        if link is None:
-            inputs.append(channel)
-            continue
-        path = datadir.channel_dir(data_dir, run.run_id, link.task, link.channel, run.map_index)
-        volume = VolumeSource(host_path=str(path))
-        inputs.append(channel.model_copy(update={"from_": None, "volume_source": volume}))
-    return task.model_copy(update={"inputs": inputs})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
