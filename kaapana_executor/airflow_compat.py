@@ -34,16 +34,21 @@ def load_settings() -> ExecutorSettings:
     return ExecutorSettings.load(get)
 
 
-def parse_workload(workload: Any) -> TaskRef:
-    """An ``ExecuteTask`` workload as a TaskRef."""
-    ti = workload.ti
-    run = RunContext(
+def _run_context(ti: Any) -> RunContext:
+    """The run context of a task instance (workload DTO or ORM object alike)."""
+    return RunContext(
         dag_id=ti.dag_id,
         run_id=ti.run_id,
         task_id=ti.task_id,
         try_number=int(ti.try_number),
         map_index=int(ti.map_index if ti.map_index is not None else -1),
     )
+
+
+def parse_workload(workload: Any) -> TaskRef:
+    """An ``ExecuteTask`` workload as a TaskRef."""
+    ti = workload.ti
+    run = _run_context(ti)
     return TaskRef(
         key=ti.key,
         ti_id=str(ti.id),
@@ -60,13 +65,7 @@ def ref_from_task_instance(ti: Any, token: str) -> tuple[TaskRef, bool]:
     failure may still be retried."""
     from airflow.utils.helpers import log_filename_template_renderer
 
-    run = RunContext(
-        dag_id=ti.dag_id,
-        run_id=ti.run_id,
-        task_id=ti.task_id,
-        try_number=int(ti.try_number),
-        map_index=int(ti.map_index if ti.map_index is not None else -1),
-    )
+    run = _run_context(ti)
     ref = TaskRef(
         key=ti.key,
         ti_id=str(ti.id),

@@ -155,7 +155,7 @@ def _render(args: argparse.Namespace, variables: Variables) -> int:
     built = pod.build_pod(instance, identity, pod.PodSettings(namespace=args.namespace))
     out = {
         "task_instance": instance.model_dump(mode="json", exclude_none=True),
-        "scale_rules": [r.__dict__ for r in scale_results],
+        "scale_rules": [r.model_dump() for r in scale_results],
         "pod": pod.to_dict(built),
     }
     print(json.dumps(out, indent=2))

@@ -15,7 +15,6 @@ import enum
 import importlib.util
 import os
 import sys
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -165,7 +164,7 @@ def _first_record(prepared: Prepared, target: record.Target) -> record.RunRecord
         target=target,
         image=prepared.instance.image,
         task_instance=prepared.instance,
-        scale_rules=[record.ScaleRuleRecord(**asdict(r)) for r in prepared.scale],
+        scale_rules=list(prepared.scale),
         started_at=_now(),
         memory_limit_bytes=memory_limit(prepared.instance),
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kaapana_executor.contract.instance import TaskInstance
 from kaapana_executor.errors import KaapanaError
+from kaapana_executor.resources.scale import ScaleResult
 
 
 class _Frozen(BaseModel):
@@ -45,17 +46,6 @@ class PodTarget(_Frozen):
 Target = Annotated[DockerTarget | PodTarget, Field(discriminator="mode")]
 
 
-class ScaleRuleRecord(_Frozen):
-    """One channel's ScaleRule result (:class:`~kaapana_executor.resources.scale.ScaleResult`)."""
-
-    channel: str
-    type: str
-    mode: str
-    measured_bytes: int
-    needed_bytes: int
-    note: str = ""
-
-
 class RunRecord(_Frozen):
     """One local run: where it runs, what it runs, and how it ended (once known)."""
 
@@ -63,7 +53,7 @@ class RunRecord(_Frozen):
     target: Target
     image: str
     task_instance: TaskInstance
-    scale_rules: list[ScaleRuleRecord] = []
+    scale_rules: list[ScaleResult] = []
     started_at: datetime
     finished_at: datetime | None = None
     exit_code: int | None = None

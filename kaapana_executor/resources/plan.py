@@ -48,26 +48,39 @@ def plan_memory(
         if root is None:
             results.append(
                 scale.ScaleResult(
-                    channel.name,
-                    rule.type,
-                    rule.mode,
-                    0,
-                    0,
-                    "volume not readable here; rule not applied",
+                    channel=channel.name,
+                    type=rule.type,
+                    mode=rule.mode,
+                    measured_bytes=0,
+                    needed_bytes=0,
+                    note="volume not readable here; rule not applied",
                 )
             )
             continue
         measured = scale.measure(root, rule)
         needed = scale.need(rule, measured)
         final[rule.type] = max(final[rule.type], needed)
-        results.append(scale.ScaleResult(channel.name, rule.type, rule.mode, measured, needed))
+        results.append(
+            scale.ScaleResult(
+                channel=channel.name,
+                type=rule.type,
+                mode=rule.mode,
+                measured_bytes=measured,
+                needed_bytes=needed,
+            )
+        )
     if final == declared:
         return instance, results
     if final["limit"] and final["request"] > final["limit"]:
         final["limit"] = final["request"]
         results.append(
             scale.ScaleResult(
-                "*", "limit", "-", 0, final["limit"], "limit raised to the scaled request"
+                channel="*",
+                type="limit",
+                mode="-",
+                measured_bytes=0,
+                needed_bytes=final["limit"],
+                note="limit raised to the scaled request",
             )
         )
     requests = dict(instance.resources.requests or {})

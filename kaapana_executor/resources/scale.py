@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path, PurePosixPath
+
+from pydantic import BaseModel, ConfigDict
 
 from kaapana_executor.models import ScaleRule
 from kaapana_executor.resources.quantity import round_up_bytes
@@ -72,9 +73,11 @@ def need(rule: ScaleRule, size: int) -> int:
     return round_up_bytes(int(exact.to_integral_value(rounding=ROUND_CEILING)))
 
 
-@dataclass(frozen=True)
-class ScaleResult:
-    """What one channel's rule measured and asked for; kept for logs and the monitor."""
+class ScaleResult(BaseModel):
+    """What one channel's rule measured and asked for; kept for logs, run records and the
+    monitor (a model, so run records serialise it as it is)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     channel: str
     type: str

@@ -27,7 +27,6 @@ import http.server
 import io
 import json
 import secrets
-import shutil
 import socket
 import subprocess
 import tarfile
@@ -49,6 +48,7 @@ from kubernetes import client
 
 from tests.support.cluster import LocalEnv
 from tests.support.oci import Image
+from tests.support.podman import podman_service
 from tests.support.registry import RegistryClient, unique_repository
 
 TOKEN_SERVICE = "kaapana-token-test"
@@ -464,49 +464,5 @@ def docker_archive(image: Image, tag: str) -> bytes:
 @pytest.fixture(scope="session")
 def podman_api(local_env: LocalEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``unix://`` URL of a podman API that may pull from the local (plain http) registry."""
-    podman = shutil.which("podman")
-    if podman is None:
-        pytest.fail(
-            "--mode docker needs a Docker-compatible API: podman is not installed "
-            "(scripts/test installs it; by hand: apt-get install podman runc)",
-            pytrace=False,
-        )
-    root = tmp_path_factory.mktemp("podman")
-    (root / "storage.conf").write_text(
-        f'[storage]\ndriver = "vfs"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n'
-    )
-    (root / "containers.conf").write_text(
-        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n'
-        '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
-    )
-    (root / "registries.conf").write_text(
-        f'[[registry]]\nlocation = "{local_env.registry}"\ninsecure = true\n'
-    )
-    env = {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME": str(root),
-        "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
-        "CONTAINERS_CONF": str(root / "containers.conf"),
-        "CONTAINERS_REGISTRIES_CONF": str(root / "registries.conf"),
-    }
-    socket_path = root / "podman.sock"
-    log = (root / "service.log").open("wb")
-    process = subprocess.Popen(
-        [podman, "system", "service", "--time=0", f"unix://{socket_path}"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while not socket_path.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.1)
-    if not socket_path.exists():
-        process.kill()
-        raise RuntimeError(f"podman service did not start:\n{(root / 'service.log').read_text()}")
-    yield f"unix://{socket_path}"
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with podman_service(tmp_path_factory.mktemp("podman"), [local_env.registry]) as url:
+        yield url

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,9 +27,10 @@ from typing import Any
 import docker
 import pytest
 
+from tests.support.podman import HOW_TO_INSTALL, podman_service
+
 BUSYBOX = Path("/bin/busybox")
 IMAGE = "localhost/kaapana-busybox:test"
-HOW_TO_INSTALL = "run scripts/install-podman (as root: apt-get install podman runc busybox-static)"
 #: busybox applets the test commands use (the image has only these names in /bin).
 APPLETS = [
     "sh",
@@ -96,53 +94,10 @@ def _fail(reason: str) -> None:
     pytest.fail(f"{reason}: {HOW_TO_INSTALL}", pytrace=False)
 
 
-def start_podman_service(root: Path) -> subprocess.Popen[bytes]:
-    """``podman system service`` on ``root/podman.sock``, running containers with runc."""
-    podman = shutil.which("podman")
-    if podman is None or shutil.which("runc") is None:
-        _fail("local runs need podman and runc")
-    assert podman is not None
-    (root / "storage.conf").write_text(
-        f'[storage]\ndriver = "vfs"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n'
-    )
-    (root / "containers.conf").write_text(
-        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n'
-        '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n'
-    )
-    env = {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME": str(root),
-        "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
-        "CONTAINERS_CONF": str(root / "containers.conf"),
-    }
-    socket_path = root / "podman.sock"
-    log = (root / "service.log").open("wb")
-    process = subprocess.Popen(
-        [podman, "system", "service", "--time=0", f"unix://{socket_path}"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while not socket_path.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.1)
-    if not socket_path.exists():
-        process.kill()
-        raise RuntimeError(f"podman service did not start:\n{(root / 'service.log').read_text()}")
-    return process
-
-
 @pytest.fixture(scope="session")
 def podman_runner_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("podman-runner")
-    process = start_podman_service(root)
-    yield f"unix://{root / 'podman.sock'}"
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with podman_service(tmp_path_factory.mktemp("podman-runner")) as url:
+        yield url
 
 
 def rootfs_tar(document: dict[str, Any]) -> bytes:

@@ -14,10 +14,10 @@ from kaapana_executor.local.record import (
     PodTarget,
     RecordError,
     RunRecord,
-    ScaleRuleRecord,
     load,
     save,
 )
+from kaapana_executor.resources.scale import ScaleResult
 
 INSTANCE = TaskInstance(
     name="t", image="reg/i:1", template="m", env=[ResolvedEnv(name="A", value="1")]
@@ -31,7 +31,7 @@ def test_a_docker_record_round_trips_through_plain_json(tmp_path: Path) -> None:
         image="reg/i:1",
         task_instance=INSTANCE,
         scale_rules=[
-            ScaleRuleRecord(channel="c", type="limit", mode="sum", measured_bytes=1, needed_bytes=2)
+            ScaleResult(channel="c", type="limit", mode="sum", measured_bytes=1, needed_bytes=2)
         ],
         started_at=STARTED,
         finished_at=STARTED,

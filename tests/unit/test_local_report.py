@@ -87,8 +87,12 @@ INPUTS = [
     InputSize("plain", Path("/d/plain"), 1, MiB),
 ]
 RESULTS = [
-    ScaleResult("images", "limit", "sum", 10 * MiB, 22 * MiB),
-    ScaleResult("empty", "request", "max_file_size", 0, 0),
+    ScaleResult(
+        channel="images", type="limit", mode="sum", measured_bytes=10 * MiB, needed_bytes=22 * MiB
+    ),
+    ScaleResult(
+        channel="empty", type="request", mode="max_file_size", measured_bytes=0, needed_bytes=0
+    ),
 ]
 RULES = {"images": RULE, "empty": ScaleRule(scale_factor=1, type="request", mode="max_file_size")}
 
@@ -111,7 +115,16 @@ def test_memory_report_warns_when_a_rule_under_provisions() -> None:
 
 
 def test_memory_report_without_a_measurement_or_a_readable_input() -> None:
-    results = [ScaleResult("pvc", "limit", "sum", 0, 0, "volume not readable here")]
+    results = [
+        ScaleResult(
+            channel="pvc",
+            type="limit",
+            mode="sum",
+            measured_bytes=0,
+            needed_bytes=0,
+            note="volume not readable here",
+        )
+    ]
 
     lines, warnings = memory_report(None, None, [], results, {})
 
@@ -123,7 +136,15 @@ def test_memory_report_without_a_measurement_or_a_readable_input() -> None:
 
 
 def test_a_rule_that_covers_the_peak_gives_no_warning() -> None:
-    results = [ScaleResult("images", "limit", "sum", 10 * MiB, 110 * MiB)]
+    results = [
+        ScaleResult(
+            channel="images",
+            type="limit",
+            mode="sum",
+            measured_bytes=10 * MiB,
+            needed_bytes=110 * MiB,
+        )
+    ]
 
     _, warnings = memory_report(seen(100.8), 110 * MiB, INPUTS[:1], results, RULES)
 
