@@ -58,6 +58,8 @@ def run(kubeconfig: str, tasks: int, gated: bool) -> dict[str, float]:
                 drive(eng, {t.key for t in work}, timeout=1800)
                 makespan = time.monotonic() - started
                 eng.stop()
+        for name, message in sorted(judge.messages.items())[:5]:
+            print(f"  unschedulable {name}: {message}")
         return {
             "unschedulable_pods": float(len(judge.unschedulable)),
             "makespan_s": makespan,

@@ -105,6 +105,7 @@ class PodJudge:
 
     def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
         self.unschedulable: set[str] = set()
+        self.messages: dict[str, str] = {}  # first Unschedulable message per pod
         self.running_cpu: dict[str, int] = {}
         self.peak_cpu = 0
         self._core, self._namespace = core, namespace
@@ -123,6 +124,8 @@ class PodJudge:
         name = pod.metadata.name
         for condition in pod.status.conditions or []:
             if condition.type == "PodScheduled" and condition.reason == "Unschedulable":
+                if name not in self.unschedulable:
+                    self.messages[name] = f"{time.monotonic():.3f} {condition.message}"
                 self.unschedulable.add(name)
         if kind != "DELETED" and pod.status.phase == "Running":
             requests = pod.spec.containers[0].resources.requests or {}
