@@ -155,6 +155,31 @@ def build_pod(instance: TaskInstance, identity: PodIdentity, settings: PodSettin
     )
 
 
+def pin_to_node(pod: client.V1Pod, node: str) -> None:
+    """Require ``node`` for ``pod`` (the node the resource ledger reserved room on).
+
+    kube-scheduler still checks and binds the pod, but can no longer put it on another node
+    whose room the ledger promised to a different task (seen in bench.admission: a small pod
+    landing on the node planned for a larger one left the larger one Unschedulable).
+    """
+    term = client.V1NodeSelectorTerm(
+        match_fields=[
+            client.V1NodeSelectorRequirement(key="metadata.name", operator="In", values=[node])
+        ]
+    )
+    affinity = pod.spec.affinity or client.V1Affinity()
+    node_affinity = affinity.node_affinity or client.V1NodeAffinity()
+    required = node_affinity.required_during_scheduling_ignored_during_execution
+    if required is None or not required.node_selector_terms:
+        required = client.V1NodeSelector(node_selector_terms=[term])
+    else:  # terms are ORed: the node requirement must hold in each of them
+        for existing in required.node_selector_terms:
+            existing.match_fields = [*(existing.match_fields or []), *term.match_fields]
+    node_affinity.required_during_scheduling_ignored_during_execution = required
+    affinity.node_affinity = node_affinity
+    pod.spec.affinity = affinity
+
+
 def to_dict(pod: client.V1Pod) -> dict[str, Any]:
     """The pod as the API server's JSON (camelCase), for printing and comparisons."""
     result: dict[str, Any] = client.ApiClient().sanitize_for_serialization(pod)

@@ -79,18 +79,10 @@ class Ledger:
     """Thread-safe: watch threads apply events, the engine reserves and takes snapshots."""
 
     def __init__(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        reservation_ttl: float = 300.0,
-        settle_seconds: float = 1.0,
+        self, clock: Callable[[], float] = time.monotonic, reservation_ttl: float = 300.0
     ) -> None:
         self._clock = clock
         self._ttl = reservation_ttl
-        # Room freed by a pod that ended is counted as used a little longer: kube-scheduler
-        # learns of the end through its own watch, and a pod admitted into that room before it
-        # does would be reported Unschedulable (measured: 4 of 150 in bench.admission).
-        self._settle = settle_seconds
-        self._settling: list[tuple[float, _Bound]] = []
         self._lock = threading.Lock()
         self._nodes: dict[str, NodeInfo] = {}
         self._pods: dict[PodKey, _Bound] = {}
@@ -156,7 +148,7 @@ class Ledger:
         with self._lock:
             self._pods = {key: usage for key, usage in usages.items() if usage is not None}
             self._requested = {}
-            for usage in [*self._pods.values(), *(old for _, old in self._settling)]:
+            for usage in self._pods.values():
                 self._requested[usage.node] = self._requested.get(usage.node, ZERO) + usage.requests
             for pod, key in list(self._by_pod.items()):
                 reservation = self._reservations[key]
@@ -274,13 +266,9 @@ class Ledger:
 
     def _unbind(self, key: PodKey) -> None:
         old = self._pods.pop(key, None)
-        if old is None:
-            return
-        if self._settle > 0:  # still counted until it settles (see __init__)
-            self._settling.append((self._clock() + self._settle, old))
-            return
-        self._requested[old.node] = self._requested.get(old.node, ZERO) - old.requests
-        self._touch(old.node)
+        if old is not None:
+            self._requested[old.node] = self._requested.get(old.node, ZERO) - old.requests
+            self._touch(old.node)
 
     def _pod_seen(self, pod: PodKey, done: bool) -> None:
         key = self._by_pod.get(pod)
@@ -304,17 +292,7 @@ class Ledger:
         return True
 
     def _expire(self) -> None:
-        now = self._clock()
-        if self._settling and self._settling[0][0] <= now:
-            remaining = []
-            for until, old in self._settling:
-                if until <= now:
-                    self._requested[old.node] = self._requested.get(old.node, ZERO) - old.requests
-                    self._touch(old.node)
-                else:
-                    remaining.append((until, old))
-            self._settling = remaining
-        deadline = now - self._ttl
+        deadline = self._clock() - self._ttl
         for key, reservation in list(self._reservations.items()):
             if not reservation.seen and reservation.since < deadline:
                 log.warning("reservation of %s on %s expired unseen", key, reservation.node)

@@ -24,6 +24,7 @@ from kubernetes import client
 
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.k8s import labels
+from kaapana_executor.k8s.pod import pin_to_node
 from kaapana_executor.ledger import admission
 from kaapana_executor.ledger.ledger import Ledger
 from kaapana_executor.ledger.watch import LedgerWatcher
@@ -272,10 +273,11 @@ class Engine:
         if self._gate is None:
             return
         decision = self._gate.decide()
-        for key in decision.admit:
+        for key, node in decision.admit:
             tracked = self._tracked[key]
             assert tracked.launch is not None
-            tracked.log.event("admitted: a node has room for all requests")
+            pin_to_node(tracked.launch.pod, node)
+            tracked.log.event(f"admitted: node {node} has room for all requests")
             self._pool.submit(self._jobs.guard, tracked, self._jobs.create, tracked, tracked.launch)
         for key, why in decision.never.items():
             tracked = self._tracked[key]

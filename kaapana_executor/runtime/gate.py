@@ -25,7 +25,7 @@ from kaapana_executor.ledger.ledger import Ledger
 class Decision:
     """What one pass decided: start these, fail those (with why), and why the rest wait."""
 
-    admit: list[Hashable] = field(default_factory=list)
+    admit: list[tuple[Hashable, str]] = field(default_factory=list)  # (task, planned node)
     never: dict[Hashable, str] = field(default_factory=dict)
     waiting: dict[Hashable, str] = field(default_factory=dict)
 
@@ -87,7 +87,7 @@ class AdmissionGate:
         for key, node in plan.admit:
             entry = self._waiting.pop(key)
             self.ledger.reserve(key, entry.demand, node, pod=entry.pod)
-            decision.admit.append(key)
+            decision.admit.append((key, node))
         for key in plan.never:
             self._waiting.pop(key, None)
         self._changed = bool(plan.admit or plan.never)  # admitted room changes the next plan

@@ -31,7 +31,7 @@ def test_admits_what_fits_and_reserves_it() -> None:
     gate.add("a", pod("a", requests={"cpu": "2"}), priority=1)
     gate.add("b", pod("b", requests={"cpu": "2"}), priority=1)
     decision = gate.decide()
-    assert decision.admit == ["a"]
+    assert decision.admit == [("a", "cpu-1")]
     assert decision.waiting == {"b": decision.waiting["b"]}
     assert "needs 2 CPU" in decision.waiting["b"]
     assert ledger.is_reserved("a")
@@ -52,12 +52,12 @@ def test_discard_releases_room_for_the_next() -> None:
     clock = Clock()
     gate = AdmissionGate(ledger, clock)
     gate.add("a", pod("a", requests={"cpu": "3"}), priority=1)
-    assert gate.decide().admit == ["a"]
+    assert gate.decide().admit == [("a", "cpu-1")]
     gate.add("b", pod("b", requests={"cpu": "3"}), priority=1)
     assert gate.decide().admit == []
     gate.discard("a")  # e.g. the create failed: the reservation is rolled back
     assert not ledger.is_reserved("a")
-    assert gate.decide().admit == ["b"]
+    assert gate.decide().admit == [("b", "cpu-1")]
 
 
 def test_quiet_gate_does_not_replan() -> None:

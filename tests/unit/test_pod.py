@@ -10,7 +10,7 @@ from kaapana_executor.contract import merge
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.identity import pod_identity
-from kaapana_executor.k8s.pod import PodSettings, build_pod, to_dict
+from kaapana_executor.k8s.pod import PodSettings, build_pod, pin_to_node, to_dict
 from tests.unit.builders import host, mount, task, template_model
 
 RUN = RunContext("dag", "run/1", "seg", try_number=2, map_index=-1)
@@ -105,3 +105,17 @@ def test_gpu_tasks_tolerate_the_gpu_taint() -> None:
         "tolerations"
         not in to_dict(build_pod(plain, pod_identity(RUN, "main"), PodSettings()))["spec"]
     )
+
+
+def test_pin_to_node_requires_the_planned_node() -> None:
+    instance = merge.merge(task(), template_model(), "t.json")
+    pod = build_pod(instance, pod_identity(RUN, "main"), PodSettings())
+    pin_to_node(pod, "kwok-cpu-2")
+    required = to_dict(pod)["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert required == {
+        "nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["kwok-cpu-2"]}]}
+        ]
+    }
