@@ -7,8 +7,9 @@ Policy — strict priority with aging, backfill, and room held for the head:
    low-priority task climb to the front eventually, so it cannot starve behind a stream of
    higher-priority small ones.
 2. Fit. A task is admitted when its namespace's quotas have room and some eligible node
-   has room for all of its requests (first fit over nodes in name order; kube-scheduler
-   still places the pod, the ledger holds the room on the planned node until it binds).
+   has room for all of its requests (first fit over nodes in name order). The executor
+   pins the pod to that node (required node affinity), so kube-scheduler binds it where
+   the ledger reserved the room; the reservation is released when it binds.
 3. Head hold. The first task in order that does not fit (the *head*) gets room held for it
    in this plan: in its namespace's quotas and, unless only its quota is short, on the
    eligible node where it would fit soonest (the one with the most free of the head's
