@@ -167,6 +167,20 @@ class ExecutionApiReporter:
         self._client.close()
 
 
+def upload_remote_log(relative_path: str) -> bool:
+    """Upload a task's log file with Airflow's configured remote log store, if any.
+
+    The task runner does this after a task ends; with no task runner, the executor does.
+    """
+    from airflow.logging_config import get_remote_task_log
+
+    handler = get_remote_task_log()
+    if handler is None:
+        return False
+    handler.upload(relative_path, None)
+    return True
+
+
 def mint_token(executor: Any, ti_id: str) -> str:
     """An execution-scope token for an adopted task (its workload token is gone)."""
     return str(executor.jwt_generator.generate(extras={"sub": ti_id, "scope": "execution"}))

@@ -67,6 +67,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
                 watch_namespace=watch_ns,
                 ledger=Ledger() if settings.resource_admission else None,
                 status_file=status_path(),
+                remote_log=airflow_compat.upload_remote_log,
             )
         )
         self._engine.start()

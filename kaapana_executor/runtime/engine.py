@@ -59,6 +59,7 @@ class Wiring:
     ledger: Ledger | None = None  # None: no resource admission (create as soon as prepared)
     status_file: Path | None = None  # where the status for the plugin view is published
     status_interval: float = 10.0
+    remote_log: Callable[[str], object] | None = None  # uploads a log (relative path) when set
 
 
 class Engine:

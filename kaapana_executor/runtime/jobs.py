@@ -135,6 +135,7 @@ class Jobs:
         state, reason = decide(status, tracked.should_retry, tracked.memory_limit)
         level = "info" if state is FinalState.SUCCESS else "error"
         tracked.log.event(f"{reason}: reporting {state.value}", level)
+        self._upload_log(tracked)
         policy = self.settings.pod_deletion
         success = state is FinalState.SUCCESS
         # A pod stuck on an image pull or config error is deleted whatever the policy.
@@ -156,9 +157,20 @@ class Jobs:
             tracked.log.container(text)
         except Exception:  # the log is a courtesy here; the pod must go regardless
             log.warning("could not keep the log of pod %s", tracked.pod, exc_info=True)
+        self._upload_log(tracked)
         self.delete_quietly(tracked.pod, tracked.namespace)
         if tracked.reporter is not None:
             tracked.reporter.close()
+
+    def _upload_log(self, tracked: Tracked) -> None:
+        """Remote logging, when configured: the log must be there before the state is."""
+        if self.w.remote_log is None or tracked.ref.log_path is None:
+            return
+        try:
+            self.w.remote_log(tracked.ref.log_path)
+        except Exception:  # a failed upload must not lose the task's result; the file stays
+            log.exception("uploading the log of %s failed", tracked.ref.label)
+            tracked.log.event("uploading this log to remote storage failed", "warning")
 
     def delete_quietly(self, name: str, namespace: str) -> None:
         """Delete a pod; failures are logged (the next relist finds the pod again)."""

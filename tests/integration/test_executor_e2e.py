@@ -73,6 +73,18 @@ def test_plugin_shows_the_ledger(e2e: E2E) -> None:
     assert "<h2>Nodes</h2>" in page.text and next(iter(nodes)) in page.text
 
 
+def test_logs_are_uploaded_to_remote_logging(e2e: E2E) -> None:
+    dag, run = "kaapana_fan_in", "remote-1"
+    e2e.rest.wait_for_dag(dag)
+    e2e.rest.trigger(dag, run)
+    assert e2e.rest.wait_run(dag, run) == "success"
+    relative = f"dag_id={dag}/run_id={run}/task_id=combine/attempt=1.log"
+    remote = e2e.airflow.home / "remote-logs" / relative
+    assert "combined" in remote.read_text()
+    (e2e.airflow.home / "logs" / relative).unlink()  # only the remote copy is left
+    assert "combined" in e2e.rest.log(dag, run, "combine", 1)
+
+
 def test_invalid_choice_fails_only_that_task(e2e: E2E) -> None:
     conf = {"task_form": {"downstream": {"env": {"MODE": "bogus"}}}}
     e2e.rest.wait_for_dag("kaapana_dummy")

@@ -194,9 +194,16 @@ class LocalAirflow:
         )
 
     def migrate(self) -> None:
-        subprocess.run(
-            [self._airflow(), "db", "migrate"], env=self.env, check=True, capture_output=True
+        done = subprocess.run(
+            [self._airflow(), "db", "migrate"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr)[-4000:]
+            raise AssertionError(f"airflow db migrate failed:\n{output}")
 
     def start(self, timeout: float = 120) -> AirflowRest:
         self.migrate()
@@ -308,6 +315,9 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
         "KUBECONFIG": cluster.kubeconfig,
         # short, so that a task waiting for resources outlives it (it must not matter)
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(QUEUED_TIMEOUT),
+        # remote logging to a local "remote" directory (tests/support/remote_log.py)
+        "AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS": "tests.support.remote_log.LOGGING_CONFIG",
+        "KAAPANA_TEST_REMOTE_LOG_DIR": str(home / "remote-logs"),
     }
     try:
         for airflow, rest in running_airflow(home, [EXAMPLE_DAGS, TEST_DAGS], kaapana, extra):
