@@ -120,16 +120,14 @@ class Engine:
     # scheduler thread ------------------------------------------------------------------
     def submit(self, ref: TaskRef) -> None:
         """Start launching ``ref`` on a worker thread."""
-        path = self.w.log_folder / ref.log_path if self.w.log_folder and ref.log_path else None
-        tracked = Tracked(ref=ref, log=TaskLog(path))
+        tracked = Tracked(ref=ref, log=self._task_log(ref))
         self._tracked[ref.key] = tracked
         self._pool.submit(self._jobs.guard, tracked, self._jobs.prepare, tracked)
 
     def adopt(self, ref: TaskRef, pod: client.V1Pod, should_retry: bool) -> None:
         """Take over a running task's pod after a scheduler restart (no relaunch)."""
-        path = self.w.log_folder / ref.log_path if self.w.log_folder and ref.log_path else None
         reporter = self.w.reporter(ref)
-        tracked = Tracked(ref=ref, log=TaskLog(path), reporter=reporter)
+        tracked = Tracked(ref=ref, log=self._task_log(ref), reporter=reporter)
         tracked.should_retry = should_retry
         tracked.pod, tracked.namespace = pod.metadata.name, pod.metadata.namespace
         limits = (
@@ -142,6 +140,10 @@ class Engine:
         with self._beating_lock:
             self._beating[ref.key] = reporter
         self._observe(pod)
+
+    def _task_log(self, ref: TaskRef) -> TaskLog:
+        log_folder = self.w.log_folder
+        return TaskLog(log_folder / ref.log_path if log_folder and ref.log_path else None)
 
     def list_pods(self) -> list[client.V1Pod]:
         """This executor's pods now (one API call; adoption only, never on the hot loop)."""
