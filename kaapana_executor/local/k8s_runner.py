@@ -53,8 +53,8 @@ class _LogFollower:
     until the container prints something, and the main thread must keep watching the pod.
     """
 
-    def __init__(self, core: client.CoreV1Api, name: str, namespace: str, sink: LogSink) -> None:
-        self._core, self._name, self._namespace, self._sink = core, name, namespace, sink
+    def __init__(self, gateway: KubeGateway, name: str, namespace: str, sink: LogSink) -> None:
+        self._gateway, self._name, self._namespace, self._sink = gateway, name, namespace, sink
         self._lock = threading.Lock()
         self._response: Any = None
         self._closed = False
@@ -63,12 +63,8 @@ class _LogFollower:
 
     def _run(self) -> None:
         try:
-            response = self._core.read_namespaced_pod_log(
-                self._name,
-                self._namespace,
-                container=CONTAINER_NAME,
-                follow=True,
-                _preload_content=False,
+            response = self._gateway.log_response(
+                self._name, self._namespace, CONTAINER_NAME, follow=True
             )
         except (ApiException, urllib3.exceptions.HTTPError, OSError):
             return  # no log (yet): ``close`` reports that nothing was streamed
@@ -118,11 +114,12 @@ class PodRunner:
 
     def status(self, name: str, namespace: str) -> PodStatus:
         try:
-            return classify(self._gateway.core.read_namespaced_pod(name, namespace))
+            pod = self._gateway.read_pod(name, namespace)
         except ApiException as exc:
-            if exc.status == 404:
-                return PodStatus(PodPhase.GONE, "the pod was deleted")
             raise PodRunError(f"cannot read pod {namespace}/{name}: {exc.reason}") from None
+        if pod is None:
+            return PodStatus(PodPhase.GONE, "the pod was deleted")
+        return classify(pod)
 
     def _wait_started(self, name: str, namespace: str) -> PodStatus:
         deadline = time.monotonic() + self._timing.start_timeout
@@ -146,7 +143,7 @@ class PodRunner:
         status = self._wait_started(name, namespace)
         if status.phase is PodPhase.GONE:
             raise PodRunError(f"pod {namespace}/{name}: {status.reason}")
-        follower = _LogFollower(self._gateway.core, name, namespace, sink)
+        follower = _LogFollower(self._gateway, name, namespace, sink)
         try:
             while not status.phase.terminal:
                 time.sleep(self._timing.poll)
@@ -188,9 +185,7 @@ def stream_logs(
 def read_log(gateway: KubeGateway, name: str, namespace: str) -> bytes:
     """The whole log as bytes; empty when the container never started (the API says 400)."""
     try:
-        response = gateway.core.read_namespaced_pod_log(
-            name, namespace, container=CONTAINER_NAME, _preload_content=False
-        )
+        response = gateway.log_response(name, namespace, CONTAINER_NAME, follow=False)
     except ApiException as exc:
         if exc.status == 400:
             return b""

@@ -145,6 +145,26 @@ class KubeGateway:
             raise
         return text
 
+    @_RETRY
+    def read_pod(self, name: str, namespace: str) -> client.V1Pod | None:
+        """The pod as the API server has it now; None when it does not exist."""
+        try:
+            return self.core.read_namespaced_pod(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def log_response(self, name: str, namespace: str, container: str, follow: bool) -> Any:
+        """The raw (unparsed, streamable) log response of one container.
+
+        For callers that stream bytes as they come; ApiException (400 before the container
+        runs) is left to them.
+        """
+        return self.core.read_namespaced_pod_log(
+            name, namespace, container=container, follow=follow, _preload_content=False
+        )
+
     def list_pods(self, namespace: str | None, selector: str) -> tuple[list[client.V1Pod], str]:
         """Pods matching ``selector`` (all namespaces for None) and the list's resourceVersion."""
         if namespace is None:
