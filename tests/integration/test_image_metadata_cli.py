@@ -30,6 +30,7 @@ def _real_image(registry: RegistryClient) -> str:
     return push(registry, ImageBuilder().layer({"app/run.py": "pass"}).layer({PC: real}).build())
 
 
+@pytest.mark.reference
 def test_k8s_mode_prints_a_document_that_validates_again(
     registry_auth: RegistryClient,
     local_env: LocalEnv,
@@ -64,6 +65,7 @@ def test_k8s_mode_prints_a_document_that_validates_again(
     assert main(["validate", str(tmp_path / "pc.json"), "--kind", "processing-container"]) == 0
 
 
+@pytest.mark.reference
 def test_registry_mode_takes_credentials_from_the_docker_config(
     registry_auth: RegistryClient,
     local_env: LocalEnv,

@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 from kaapana_executor.cli import main
 from tests.unit.reference import real_documents
 
+# Seeded from Kaapana's real files: without them there is nothing to mutate.
+pytestmark = pytest.mark.reference
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
     lambda children: (

@@ -11,6 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
@@ -18,6 +19,8 @@ from hypothesis_jsonschema import from_schema
 from kaapana_executor.contract import schema
 from kaapana_executor.contract.schema import Kind
 from tests.unit.reference import kaapana_schema
+
+pytestmark = pytest.mark.reference
 
 QUANTITY = copy.deepcopy(schema.schema(Kind.PROCESSING_CONTAINER)["$defs"]["Quantity"])
 QUANTITY.pop("title")

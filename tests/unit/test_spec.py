@@ -17,9 +17,39 @@ from kaapana_executor.k8s.pod import to_dict
 from kaapana_executor.models import ProcessingContainer
 from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, TaskRef
 from kaapana_executor.runtime.spec import SpecError, build_launch
-from tests.unit.reference import contract_dir
 
-PC = documents.load_processing_container(contract_dir() / "dummy.processing-container.json")
+# Our own processing-container.json in the shape of Kaapana's dummy (two templates, two channels).
+PC_TEXT = json.dumps(
+    {
+        "name": "dummy",
+        "description": "two templates linked by two channels",
+        "templates": [
+            {
+                "identifier": "upstream",
+                "description": "writes both channels",
+                "env": [{"name": "TIME_SLEEP", "value": "5"}],
+                "outputs": [
+                    {"name": "channel1", "mounted_path": "/home/upstream/channel1"},
+                    {"name": "channel2", "mounted_path": "/home/upstream/channel2"},
+                ],
+                "command": ["python3", "-u", "upstream.py"],
+            },
+            {
+                "identifier": "downstream",
+                "description": "reads both channels",
+                "env": [{"name": "TIME_SLEEP", "value": "5"}],
+                "inputs": [
+                    {"name": "channel1", "mounted_path": "/home/downstream/channel1"},
+                    {"name": "channel2", "mounted_path": "/home/downstream/channel2"},
+                ],
+                "command": ["python3", "-u", "downstream.py"],
+            },
+        ],
+    }
+)
+_PARSED = documents.parse(PC_TEXT, "pc.json", kind=Kind.PROCESSING_CONTAINER).model
+assert isinstance(_PARSED, ProcessingContainer)
+PC: ProcessingContainer = _PARSED
 
 
 def images(image: str) -> ProcessingContainer:
