@@ -144,7 +144,7 @@ def _render(args: argparse.Namespace, variables: Variables) -> int:
 
         def default_output(channel: str) -> VolumeSource:
             path = datadir.channel_dir(
-                args.data_dir, run.run_id, run.task_id, channel, run.map_index
+                args.data_dir, run.dag_id, run.run_id, run.task_id, channel, run.map_index
             )
             return VolumeSource(host_path=str(path))
 

@@ -58,7 +58,7 @@ class ExecutorSettings(BaseModel):
     data_root: str = Field(
         "/kaapana/data",
         description="Root of the run data directories as the nodes see it (hostPath volumes): "
-        "{data_root}/{run_id}/{task_id}/{channel}.",
+        "{data_root}/{dag_id}/{run_id}/{task_id}/{channel}.",
     )
     data_root_local: str | None = Field(
         None,

@@ -3,7 +3,7 @@
 The same steps as the executor's pipeline (:mod:`kaapana_executor.runtime.spec`): template
 the file with the run context, read the image's processing-container.json when the task
 names a template, link ``from`` inputs to the upstream outputs of the same run, bind unbound
-outputs to ``{data_dir}/{run_id}/{task_id}/{channel}``, apply the ScaleRules to the input
+outputs to ``{data_dir}/{dag_id}/{run_id}/{task_id}/{channel}``, apply the ScaleRules to the input
 sizes found here, and build the pod with ``pod_identity`` + ``build_pod``. Docker mode then
 translates that pod (:mod:`.docker_spec`); k8s mode creates it. So the two modes cannot
 drift apart, and neither can drift from the executor.
@@ -63,7 +63,7 @@ def link_inputs(task: Task, data_dir: Path, run: RunContext) -> Task:
             inputs.append(channel)
             continue
         path = datadir.channel_dir(
-            str(data_dir), run.run_id, link.task, link.channel, run.map_index
+            str(data_dir), run.dag_id, run.run_id, link.task, link.channel, run.map_index
         )
         volume = VolumeSource(host_path=str(path))
         inputs.append(channel.model_copy(update={"from_": None, "volume_source": volume}))
@@ -94,7 +94,9 @@ def prepare(
     task = link_inputs(task, data_dir, run)
 
     def default_output(channel: str) -> VolumeSource:
-        path = datadir.channel_dir(str(data_dir), run.run_id, run.task_id, channel, run.map_index)
+        path = datadir.channel_dir(
+            str(data_dir), run.dag_id, run.run_id, run.task_id, channel, run.map_index
+        )
         return VolumeSource(host_path=str(path))
 
     instance = merge.merge(task, template, source, default_output=default_output)

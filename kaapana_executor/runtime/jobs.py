@@ -101,9 +101,9 @@ class Jobs:
         self.post(("ready", ref.key, reporter, launch, start.should_retry))
 
     def _clean_outputs(self, tracked: Tracked, launch: spec.Launch) -> None:
-        run_id = tracked.ref.run.run_id
-        node_run = datadir.run_dir(self.settings.data_root, run_id)
-        local_run = Path(datadir.run_dir(self.settings.local_data_root, run_id))
+        run = tracked.ref.run
+        node_run = datadir.run_dir(self.settings.data_root, run.dag_id, run.run_id)
+        local_run = Path(datadir.run_dir(self.settings.local_data_root, run.dag_id, run.run_id))
         for output in launch.outputs:
             cleaned = clean_output(local_run, node_run, output)
             tracked.log.event(f"cleaned output {output} ({cleaned})")

@@ -2,7 +2,7 @@
 
 A retry or a cleared task must start on empty outputs, or it mixes results of two tries. The
 only directories ever touched are below the run's own data directory
-``{data_root}/{run_id}``; a destination outside it, a path with ``..``, or one that passes
+``{data_root}/{dag_id}/{run_id}``; a destination outside it, a path with ``..``, or one that passes
 through a symbolic link is refused (the task fails with that reason) rather than cleaned.
 """
 

@@ -104,7 +104,7 @@ def _link_targets(
                 volume = outputs[link.channel].volume_source
         if volume is None:
             path = datadir.channel_dir(
-                settings.data_root, run.run_id, link.task, link.channel, run.map_index
+                settings.data_root, run.dag_id, run.run_id, link.task, link.channel, run.map_index
             )
             volume = VolumeSource(host_path=str(path))
         inputs.append(channel.model_copy(update={"from_": None, "volume_source": volume}))
@@ -153,7 +153,7 @@ def build_launch(
 
     def default_output(channel: str) -> VolumeSource:
         path = datadir.channel_dir(
-            settings.data_root, run.run_id, run.task_id, channel, run.map_index
+            settings.data_root, run.dag_id, run.run_id, run.task_id, channel, run.map_index
         )
         return VolumeSource(host_path=str(path))
 

@@ -39,7 +39,7 @@ def test_dummy_workflow_links_channels_and_targets_user_input(
     assert e2e.rest.wait_run("kaapana_dummy", "dummy-1") == "success"
     up = _pod(core_v1, e2e, "kaapana_dummy", "upstream", "dummy-1", 1)
     down = _pod(core_v1, e2e, "kaapana_dummy", "downstream", "dummy-1", 1)
-    root = str(e2e.data_root / "dummy-1" / "upstream")
+    root = str(e2e.data_root / "kaapana_dummy" / "dummy-1" / "upstream")
     assert _volumes(up) == {
         "/home/upstream/channel1": f"{root}/channel1",
         "/home/upstream/channel2": f"{root}/channel2",
@@ -55,6 +55,27 @@ def test_dummy_workflow_links_channels_and_targets_user_input(
     log = e2e.rest.log("kaapana_dummy", "dummy-1", "upstream", 1)
     assert "producing channel1" in log
     assert "container exited with code 0" in log
+
+
+def test_two_dags_with_the_same_run_and_task_id_keep_separate_data(
+    e2e: E2E, core_v1: client.CoreV1Api
+) -> None:
+    """Airflow run ids are unique per DAG only: the run directory must include the DAG."""
+    run = "twin-1"  # both DAGs get the same run id, both have a task "upstream"
+    e2e.rest.wait_for_dag("kaapana_dummy")
+    e2e.rest.wait_for_dag("e2e_twin")
+    e2e.rest.trigger("kaapana_dummy", run)
+    assert e2e.rest.wait_run("kaapana_dummy", run) == "success"
+    mine = e2e.data_root / "kaapana_dummy" / run / "upstream" / "channel1" / "result.txt"
+    mine.write_text("kaapana_dummy's result")
+
+    e2e.rest.trigger("e2e_twin", run)
+    assert e2e.rest.wait_run("e2e_twin", run) == "success"
+
+    assert mine.read_text() == "kaapana_dummy's result"  # the twin's cleaning did not touch it
+    twin = _pod(core_v1, e2e, "e2e_twin", "upstream", run, 1)
+    root = e2e.data_root / "e2e_twin" / run / "upstream"
+    assert sorted(_volumes(twin).values()) == [str(root / "channel1"), str(root / "channel2")]
 
 
 def test_plugin_shows_the_ledger(e2e: E2E) -> None:
@@ -104,7 +125,7 @@ def test_fan_in_workflow(e2e: E2E, core_v1: client.CoreV1Api) -> None:
     e2e.rest.trigger("kaapana_fan_in", "fan-1")
     assert e2e.rest.wait_run("kaapana_fan_in", "fan-1") == "success"
     combine = _pod(core_v1, e2e, "kaapana_fan_in", "combine", "fan-1", 1)
-    run = e2e.data_root / "fan-1"
+    run = e2e.data_root / "kaapana_fan_in" / "fan-1"
     assert _volumes(combine) == {
         "/in/left": str(run / "produce_a" / "series"),
         "/in/right": str(run / "produce_b" / "series"),
@@ -151,7 +172,7 @@ def test_clear_and_mark_failed_delete_pods_and_keep_logs(
     e2e.rest.trigger(dag, run)
     first = pod_name(dag, task, run, -1, 1)
     wait_until(lambda: _phase(core_v1, e2e, first) == "Running", 120, "the first try's pod to run")
-    stale = e2e.data_root / run / task / "channel1" / "stale.txt"
+    stale = e2e.data_root / dag / run / task / "channel1" / "stale.txt"
     stale.write_text("written by try 1")
     e2e.rest.clear(dag, run, [task])
     second = pod_name(dag, task, run, -1, 2)

@@ -82,8 +82,8 @@ def test_the_local_pod_equals_the_executors_pod(tmp_path: Path) -> None:
     volumes = {v["hostPath"]["path"] for v in to_dict(local.pod)["spec"]["volumes"]}
     assert volumes == {
         str(images_dir),
-        str(data / "run-7" / "convert" / "nrrd"),  # linked to the upstream default output
-        str(data / "run-7" / "segment" / "masks"),  # bound by default
+        str(data / "dag" / "run-7" / "convert" / "nrrd"),  # linked to the upstream default output
+        str(data / "dag" / "run-7" / "segment" / "masks"),  # bound by default
     }
     assert local.instance.resources.limits == {"memory": "1760Mi"}  # raised by the rule
 

@@ -103,7 +103,7 @@ def test_downstream_links_to_upstream_default_outputs() -> None:
     launch = build_launch(ref("downstream", DOWNSTREAM, try_number=2), {}, SETTINGS, images, lookup)
     pod = to_dict(launch.pod)
     paths = sorted(v["hostPath"]["path"] for v in pod["spec"]["volumes"])
-    assert paths == ["/data/run1/upstream/channel1", "/data/run1/upstream/channel1"]
+    assert paths == ["/data/dummy/run1/upstream/channel1", "/data/dummy/run1/upstream/channel1"]
     assert pod["metadata"]["namespace"] == "kaapana"
     assert pod["metadata"]["annotations"]["run"] == "run1-2"
     assert launch.outputs == []
@@ -113,9 +113,25 @@ def test_upstream_outputs_default_to_run_directory() -> None:
     document = {**UPSTREAM, "outputs": [{"name": "channel1"}, {"name": "channel2"}]}
     launch = build_launch(ref("upstream", document), {}, SETTINGS, images, lookup)
     assert [str(p) for p in launch.outputs] == [
-        "/data/run1/upstream/channel1",
-        "/data/run1/upstream/channel2",
+        "/data/dummy/run1/upstream/channel1",
+        "/data/dummy/run1/upstream/channel2",
     ]
+
+
+def test_two_dags_with_the_same_run_id_get_separate_run_directories() -> None:
+    document = {**UPSTREAM, "outputs": [{"name": "channel1"}]}
+    launches = []
+    for dag_id in ("dag_a", "dag_b"):
+        run = RunContext(dag_id, "scheduled__2026-01-01T00:00:00+00:00", "upstream")
+        twin = TaskRef(
+            key=(dag_id,), ti_id=dag_id, token="t", run=run, executor_config=config(document)
+        )
+        launches.append(build_launch(twin, {}, SETTINGS, images, lookup))
+    run_dirs = {str(p.parent.parent) for launch in launches for p in launch.outputs}
+    assert run_dirs == {
+        "/data/dag_a/scheduled__2026-01-01T00:00:00+00:00",
+        "/data/dag_b/scheduled__2026-01-01T00:00:00+00:00",
+    }
 
 
 def test_user_input_env_reaches_only_the_targeted_task() -> None:
@@ -200,8 +216,10 @@ def test_namespace_allow_list() -> None:
 
 def test_scale_rule_reads_local_view_of_inputs(tmp_path: Path) -> None:
     settings = ExecutorSettings(data_root="/data", data_root_local=str(tmp_path))
-    (tmp_path / "run1" / "upstream" / "channel1").mkdir(parents=True)
-    (tmp_path / "run1" / "upstream" / "channel1" / "a.txt").write_bytes(b"x" * (4 * 2**20))
+    (tmp_path / "dummy" / "run1" / "upstream" / "channel1").mkdir(parents=True)
+    (tmp_path / "dummy" / "run1" / "upstream" / "channel1" / "a.txt").write_bytes(
+        b"x" * (4 * 2**20)
+    )
     document = {
         **DOWNSTREAM,
         "inputs": [

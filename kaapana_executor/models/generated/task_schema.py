@@ -108,7 +108,7 @@ class InputChannel(BaseModel):
 
 class OutputChannel(BaseModel):
     """
-    Binds a template output channel to a volume. Without volume_source the executor binds it to the run's data directory {data}/{run_id}/{task_id}/{channel}.
+    Binds a template output channel to a volume. Without volume_source the executor binds it to the run's data directory {data}/{dag_id}/{run_id}/{task_id}/{channel}.
     """
 
     model_config = ConfigDict(
