@@ -108,6 +108,12 @@ class ExecutorSettings(BaseModel):
         },
         description="Container securityContext (JSON) applied to every processing container.",
     )
+    template_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values task.json templates see as `{{ env.NAME }}` (JSON object of "
+        'strings, e.g. {"registryUrl": "registry.example:443"}). Templates never see the '
+        "scheduler's own environment, which holds its secrets (database URL, JWT key).",
+    )
     resource_admission: bool = Field(
         True,
         description="Launch a task only when some node has room for all its requests (a "
@@ -131,7 +137,7 @@ class ExecutorSettings(BaseModel):
         "allowed_namespaces", "image_pull_secrets", "insecure_registries", mode="before"
     )(_split)
 
-    @field_validator("security_context", mode="before")
+    @field_validator("security_context", "template_env", mode="before")
     @classmethod
     def _json(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -187,5 +193,7 @@ def provider_config_options() -> dict[str, dict[str, Any]]:
             "type": "string",
             "example": None,
             "default": "" if value is None else str(value),
+            # Airflow str.format()s other defaults with its globals; ours are literal (JSON).
+            "is_template": True,
         }
     return options

@@ -62,8 +62,10 @@ def main() -> int:
         "data_root": str(home / "data"),
         "insecure_registries": env["KAAPANA_REGISTRY"],
         "cache_dir": str(DEMO_HOME / "image-cache"),
+        # what the example task.json files template as {{ env.KAAPANA_REGISTRY }}
+        "template_env": json.dumps({"KAAPANA_REGISTRY": env["KAAPANA_REGISTRY"]}),
     }
-    extra = {"KAAPANA_REGISTRY": env["KAAPANA_REGISTRY"], "KUBECONFIG": env["KUBECONFIG"]}
+    extra = {"KUBECONFIG": env["KUBECONFIG"]}
     ok = True
     for airflow, rest in running_airflow(home, [EXAMPLE_DAGS], kaapana, extra):
         print(f"Airflow is up at {airflow.url} (login admin / admin); home {home}")

@@ -10,7 +10,6 @@ it could not check.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -83,7 +82,10 @@ class _StrictUndefined(jinja2.StrictUndefined):
 class Variables:
     """Everything a template may refer to."""
 
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Empty unless the caller says what templates may see: the executor passes its
+    # ``template_env`` option, never the scheduler's environment (which holds its secrets);
+    # the CLI passes the invoking user's own environment.
+    env: Mapping[str, str] = field(default_factory=dict)
     custom: Mapping[str, Any] = field(default_factory=dict)
     run: RunContext | None = None
 

@@ -9,7 +9,6 @@ input sizes, all injected. Cleaning outputs is a separate step (:mod:`.outputs`)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -61,9 +60,11 @@ def task_text(executor_config: dict[str, Any]) -> tuple[str, str]:
     return entry["task"], str(entry.get("source", "task.json"))
 
 
-def _load_task(executor_config: dict[str, Any], run: templating.RunContext) -> tuple[Task, str]:
+def _load_task(
+    executor_config: dict[str, Any], run: templating.RunContext, settings: ExecutorSettings
+) -> tuple[Task, str]:
     text, source = task_text(executor_config)
-    variables = templating.Variables(env=dict(os.environ), run=run)
+    variables = templating.Variables(env=settings.template_env, run=run)
     parsed = documents.parse(text, source, kind=Kind.TASK, variables=variables)
     assert isinstance(parsed.model, Task)
     return parsed.model, source
@@ -91,7 +92,7 @@ def _link_targets(
             upstream_run = templating.RunContext(
                 run.dag_id, run.run_id, link.task, 1, run.map_index
             )
-            upstream, _ = _load_task(config, upstream_run)
+            upstream, _ = _load_task(config, upstream_run, settings)
             outputs = {o.name: o for o in upstream.outputs}
             if outputs and link.channel not in outputs:
                 raise ContractError.single(
@@ -145,7 +146,7 @@ def build_launch(
 ) -> Launch:
     """The resolved task and its pod; ContractError/SpecError say why not."""
     run = ref.run
-    task, source = _load_task(ref.executor_config, run)
+    task, source = _load_task(ref.executor_config, run, settings)
     task = user_input.apply(task, conf, run.task_id)
     pc = None if not isinstance(task.taskTemplate, str) else images(task.image)
     template = merge.select_template(task, pc, source)

@@ -78,6 +78,16 @@ def test_two_dags_with_the_same_run_and_task_id_keep_separate_data(
     assert sorted(_volumes(twin).values()) == [str(root / "channel1"), str(root / "channel2")]
 
 
+def test_templates_cannot_read_the_schedulers_environment(e2e: E2E) -> None:
+    dag, run = "e2e_secret", "secret-1"
+    e2e.rest.wait_for_dag(dag)
+    e2e.rest.trigger(dag, run)
+    assert e2e.rest.wait_run(dag, run) == "failed"
+    log = e2e.rest.log(dag, run, "steal", 1)
+    assert "undefined variable 'env.AIRFLOW__API_AUTH__JWT_SECRET'" in log
+    assert e2e.airflow.env["AIRFLOW__API_AUTH__JWT_SECRET"] not in log
+
+
 def test_plugin_shows_the_ledger(e2e: E2E) -> None:
     def published() -> dict[str, Any] | None:
         response = e2e.rest.session.get(

@@ -309,9 +309,10 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
         "image_pull_grace": "3",
         "unschedulable_timeout": "15",
         "pod_deletion": "never",
+        # the only values task.json templates see as env.* (never the scheduler's environment)
+        "template_env": json.dumps({"KAAPANA_REGISTRY": cluster.registry}),
     }
     extra = {
-        "KAAPANA_REGISTRY": cluster.registry,
         "KUBECONFIG": cluster.kubeconfig,
         # short, so that a task waiting for resources outlives it (it must not matter)
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(QUEUED_TIMEOUT),

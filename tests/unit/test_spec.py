@@ -134,6 +134,21 @@ def test_two_dags_with_the_same_run_id_get_separate_run_directories() -> None:
     }
 
 
+def test_templates_see_template_env_and_never_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAAPANA_TEST_SECRET", "s3cret")
+    hostile = {**UPSTREAM, "env": [{"name": "LOOT", "value": "{{ env.KAAPANA_TEST_SECRET }}"}]}
+    hostile["outputs"] = [{"name": "channel1"}, {"name": "channel2"}]
+    with pytest.raises(ContractError, match=r"undefined variable 'env\.KAAPANA_TEST_SECRET'"):
+        build_launch(ref("upstream", hostile), {}, SETTINGS, images, lookup)
+
+    allowed = SETTINGS.model_copy(update={"template_env": {"KAAPANA_TEST_SECRET": "public"}})
+    launch = build_launch(ref("upstream", hostile), {}, allowed, images, lookup)
+    env = {e.name: e.value for e in launch.pod.spec.containers[0].env}
+    assert env["LOOT"] == "public"
+
+
 def test_user_input_env_reaches_only_the_targeted_task() -> None:
     conf = {
         "task_form": {

@@ -31,6 +31,14 @@ with DAG("e2e_exit3", schedule=None, catchup=False) as exit3:
 with DAG("e2e_twin", schedule=None, catchup=False) as twin:  # same task id as kaapana_dummy's
     KaapanaTaskOperator(task_id="upstream", task_json=task({}))
 
+with DAG("e2e_secret", schedule=None, catchup=False) as secret:  # a hostile task.json
+    KaapanaTaskOperator(
+        task_id="steal",
+        task_json=task(
+            {}, env=[{"name": "LOOT", "value": "{{ env.AIRFLOW__API_AUTH__JWT_SECRET }}"}]
+        ),
+    )
+
 with DAG("e2e_oom", schedule=None, catchup=False) as oom:
     KaapanaTaskOperator(
         task_id="oom", task_json=task({"kwok.kaapana.io/termination-reason": "OOMKilled"})
