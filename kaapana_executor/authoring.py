@@ -19,17 +19,27 @@ from kaapana_executor.contract import documents
 from kaapana_executor.contract.schema import Kind
 from kaapana_executor.contract.templating import RunContext, Variables
 from kaapana_executor.errors import ContractError
+from kaapana_executor.models import Task
 from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY
 
 EXECUTOR_NAME = "KaapanaExecutor"
 _KNOWN_NAMESPACES = ("env.", "custom.")
 
 
+INLINE_PASSWORD = (
+    "an inline registry password would be stored in Airflow's database and shown to everyone "
+    "who may view this task; put the credentials into a Kubernetes pull secret "
+    "(kubernetes.io/dockerconfigjson) and name it in config.imagePullSecrets"
+)
+
+
 def check_task_text(text: str, source: str, dag_id: str, task_id: str) -> None:
     """Validate a task.json as it will be rendered: ``run.*`` is known, env may be missing.
 
-    ``env`` values differ between the dag-processor and the scheduler, so missing ones are
-    not errors here; an unknown ``run.*`` field or top-level name always is.
+    ``env`` values come from the executor's ``template_env``, not known here, so missing ones
+    are not errors; an unknown ``run.*`` field or top-level name always is. The text is what
+    Airflow stores (executor_config, visible to viewers), so a literal registry password is
+    refused; Kaapana's templated ``{{ env.registryPassword }}`` stores no secret and passes.
     """
     probe = RunContext(dag_id=dag_id, run_id="parse-check", task_id=task_id)
     parsed = documents.parse(
@@ -38,6 +48,10 @@ def check_task_text(text: str, source: str, dag_id: str, task_id: str) -> None:
     unknown = [name for name in parsed.unresolved if not name.startswith(_KNOWN_NAMESPACES)]
     if unknown:
         raise ContractError.single(source, f"undefined template variable(s): {', '.join(unknown)}")
+    assert isinstance(parsed.model, Task)
+    config = parsed.model.config
+    if config is not None and config.registryPassword:
+        raise ContractError.single(source, INLINE_PASSWORD, ("config", "registryPassword"))
 
 
 class KaapanaTaskOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped here
