@@ -14,11 +14,17 @@ PathPart = str | int
 
 
 def format_path(path: Sequence[PathPart]) -> str:
-    """Render a JSON path the way users read it: ``inputs[0].volume_source``."""
+    """Render a JSON path the way users read it: ``inputs[0].volume_source``.
+
+    A key that is not a plain identifier (a label such as ``app.kubernetes.io/name``) is
+    quoted in brackets, so the path stays unambiguous: ``config.labels["app.kubernetes.io/name"]``.
+    """
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part.isidentifier():
+            out += f'["{part}"]'
         else:
             out += f".{part}" if out else part
     return out

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from kaapana_executor.errors import PathPart, Problem
+from kaapana_executor.k8s import labels
 from kaapana_executor.models import ProcessingContainer, ScaleRule, Task, TaskTemplate
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -99,6 +100,23 @@ def check_processing_container(pc: ProcessingContainer) -> list[Problem]:
     return problems
 
 
+def _reserved_metadata(task: Task) -> list[Problem]:
+    """Labels and annotations the executor owns (it selects and adopts its pods by them)."""
+    config = task.config
+    problems = []
+    for field in ("labels", "annotations"):
+        for key in (getattr(config, field, None) or {}) if config else {}:
+            if labels.is_reserved(key):
+                problems.append(
+                    Problem(
+                        ("config", field, key),
+                        f"{key!r} is set by the executor itself (it finds its pods by it) "
+                        "and cannot be set by a task",
+                    )
+                )
+    return problems
+
+
 def check_task(task: Task) -> list[Problem]:
     """All semantic problems of a task document (its inline template included)."""
     problems = _duplicates((e.name for e in task.env or []), ("env",), "name", "env")
@@ -115,6 +133,7 @@ def check_task(task: Task) -> list[Problem]:
                     problems.append(
                         Problem((io, index, "volume_source", "pvc", "sub_path"), reason)
                     )
+    problems += _reserved_metadata(task)
     for index, secret in enumerate((task.config.imagePullSecrets if task.config else None) or []):
         if not _DNS_SUBDOMAIN.fullmatch(secret):
             problems.append(

@@ -31,6 +31,19 @@ ANN_MAP_INDEX = f"{PREFIX}/map-index"
 ANN_TI_ID = f"{PREFIX}/ti-id"
 ANN_TEMPLATE = f"{PREFIX}/task-template"
 
+#: Keys the executor sets itself and selects its pods by; a task may not set them.
+RESERVED_KEYS = frozenset({MANAGED_BY, COMPONENT})
+
+
+def is_reserved(key: str) -> bool:
+    """Whether ``key`` (a label or annotation) belongs to the executor.
+
+    A task that set ``app.kubernetes.io/managed-by`` took its pod away from the executor's
+    watch: the task stayed running for good and the pod was never deleted.
+    """
+    return key in RESERVED_KEYS or key.startswith(f"{PREFIX}/")
+
+
 _LABEL_INVALID = re.compile(r"[^A-Za-z0-9._-]+")
 
 

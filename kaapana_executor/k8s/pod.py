@@ -123,12 +123,12 @@ def build_pod(instance: TaskInstance, identity: PodIdentity, settings: PodSettin
         resources=_resources(instance),
         security_context=settings.security_context or None,
     )
-    pod_labels = {
-        labels.MANAGED_BY: labels.MANAGED_BY_VALUE,
-        labels.COMPONENT: labels.COMPONENT_VALUE,
+    pod_labels = {  # the executor's own keys last: they always win
         **settings.extra_labels,
         **(instance.config.labels or {}),
         **identity.labels,
+        labels.MANAGED_BY: labels.MANAGED_BY_VALUE,
+        labels.COMPONENT: labels.COMPONENT_VALUE,
     }
     annotations = {**(instance.config.annotations or {}), **identity.annotations}
     return client.V1Pod(

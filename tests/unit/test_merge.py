@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from kaapana_executor.contract import merge
+from kaapana_executor.contract import documents, merge
+from kaapana_executor.contract.schema import Kind
 from kaapana_executor.errors import ContractError
 from kaapana_executor.models import VolumeSource
 from tests.unit.builders import host, mount, processing_container, task, template, template_model
@@ -125,4 +128,26 @@ def test_request_above_merged_limit_is_an_error() -> None:
     assert caught.value.lines() == [
         "task.json: resources.requests.memory: 1Gi is above the limit 128Mi "
         "(after merging with the template)"
+    ]
+
+
+def test_a_task_may_not_set_the_executors_labels_or_annotations() -> None:
+    document = {
+        "name": "t",
+        "image": "i",
+        "taskTemplate": "x",
+        "config": {
+            "labels": {"app.kubernetes.io/managed-by": "someone-else", "team": "ok"},
+            "annotations": {"kaapana.org/ti-id": "forged"},
+        },
+    }
+    with pytest.raises(ContractError) as refused:
+        documents.parse(json.dumps(document), "task.json", kind=Kind.TASK)
+    assert refused.value.lines() == [
+        'task.json: config.labels["app.kubernetes.io/managed-by"]: '
+        "'app.kubernetes.io/managed-by' is set by the executor itself (it finds its pods by it) "
+        "and cannot be set by a task",
+        'task.json: config.annotations["kaapana.org/ti-id"]: '
+        "'kaapana.org/ti-id' is set by the executor itself (it finds its pods by it) "
+        "and cannot be set by a task",
     ]

@@ -119,3 +119,14 @@ def test_pin_to_node_requires_the_planned_node() -> None:
             {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["kwok-cpu-2"]}]}
         ]
     }
+
+
+def test_the_executors_labels_win_over_deployment_labels() -> None:
+    """Defence in depth behind the contract check: the watcher must always see its pods."""
+    instance = merge.merge(task(), template_model(), "t.json")
+    hijack = {labels.MANAGED_BY: "someone-else", labels.COMPONENT: "x", "team": "y"}
+    settings = PodSettings(namespace="ns", extra_labels=hijack)
+    meta = to_dict(build_pod(instance, pod_identity(RUN, "main", ti_id="i"), settings))["metadata"]
+    assert meta["labels"][labels.MANAGED_BY] == labels.MANAGED_BY_VALUE
+    assert meta["labels"][labels.COMPONENT] == labels.COMPONENT_VALUE
+    assert meta["labels"]["team"] == "y"
