@@ -22,8 +22,9 @@ from pathlib import Path
 from kubernetes import client
 
 from kaapana_executor.config import ExecutorSettings
+from kaapana_executor.k8s.client import load_api_client
+from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.ledger.ledger import Ledger
-from kaapana_executor.runtime import kube
 from tests.support.engine import PodJudge, drive, engine, ref, task_config
 from tests.support.kwok import lifecycle
 
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(kubeconfig: str, tasks: int, gated: bool) -> dict[str, float]:
-    api = kube.api_client(kubeconfig)
+    api = load_api_client(kubeconfig)
     core = client.CoreV1Api(api)
     namespace = f"bench-adm-{secrets.token_hex(3)}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
@@ -49,7 +50,7 @@ def run(kubeconfig: str, tasks: int, gated: bool) -> dict[str, float]:
             settings = ExecutorSettings(
                 namespace=namespace, data_root=data, unschedulable_timeout=3600
             )
-            eng = engine(settings, kube.KubeGateway(api), Ledger() if gated else None)
+            eng = engine(settings, KubeGateway(api), Ledger() if gated else None)
             with PodJudge(core, namespace) as judge:
                 eng.start()
                 started = time.monotonic()

@@ -32,7 +32,9 @@ from kubernetes import client
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s import labels
-from kaapana_executor.runtime import kube, spec
+from kaapana_executor.k8s.client import load_api_client
+from kaapana_executor.k8s.gateway import KubeGateway
+from kaapana_executor.runtime import spec
 from kaapana_executor.runtime.refs import TaskRef
 from tests.support.engine import DUMMY, task_config
 from tests.support.engine import engine as make_engine
@@ -40,7 +42,7 @@ from tests.support.engine import engine as make_engine
 REPO = Path(__file__).resolve().parents[1]
 
 
-class TimedGateway(kube.KubeGateway):
+class TimedGateway(KubeGateway):
     """The real gateway, noting when each create returned."""
 
     def __init__(self, api: client.ApiClient) -> None:
@@ -96,7 +98,7 @@ def until(predicate: Callable[[], bool], timeout: float, tick: Callable[[], obje
 
 
 def bench_create(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
-    api = kube.api_client(kubeconfig)
+    api = load_api_client(kubeconfig)
     core = client.CoreV1Api(api)
     raw_ns, exec_ns = (f"bench-{secrets.token_hex(3)}" for _ in range(2))
     for ns in (raw_ns, exec_ns):
@@ -137,7 +139,7 @@ def bench_create(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
 
 
 def bench_sync(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
-    api = kube.api_client(kubeconfig)
+    api = load_api_client(kubeconfig)
     core = client.CoreV1Api(api)
     ns = f"bench-{secrets.token_hex(3)}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))

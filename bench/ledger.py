@@ -36,8 +36,8 @@ from kaapana_executor.ledger.demand import Demand, Placement, Toleration
 from kaapana_executor.ledger.eligibility import ineligible
 from kaapana_executor.ledger.ledger import Ledger
 from kaapana_executor.ledger.node import NodeInfo
-from kaapana_executor.ledger.quantity import CPU, GPU, MEMORY, ZERO, ResourceVector
 from kaapana_executor.ledger.snapshot import NodeState, Snapshot
+from kaapana_executor.ledger.vector import CPU, GPU, MEMORY, ZERO, ResourceVector
 
 GI = 2**30
 GPU_TAINT = client.V1Taint(key=GPU, value="present", effect="NoSchedule")

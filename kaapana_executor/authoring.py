@@ -49,8 +49,10 @@ def check_task_text(text: str, source: str, dag_id: str, task_id: str) -> None:
     if unknown:
         raise ContractError.single(source, f"undefined template variable(s): {', '.join(unknown)}")
     assert isinstance(parsed.model, Task)
-    config = parsed.model.config
-    if config is not None and config.registryPassword:
+    config = parsed.model.config  # the field is deprecated: read it without the warning
+    if config is not None and config.model_dump(include={"registryPassword"}).get(
+        "registryPassword"
+    ):
         raise ContractError.single(source, INLINE_PASSWORD, ("config", "registryPassword"))
 
 

@@ -21,8 +21,8 @@ from kaapana_executor.contract.schema import Kind
 from kaapana_executor.contract.templating import RunContext, Variables
 from kaapana_executor.errors import ContractError, KaapanaError
 from kaapana_executor.images import command as image_command
-from kaapana_executor.k8s import pod
-from kaapana_executor.k8s.identity import pod_identity
+from kaapana_executor.launch import pod
+from kaapana_executor.launch.identity import pod_identity
 from kaapana_executor.local import command as local_command
 from kaapana_executor.local.prepare import link_inputs
 from kaapana_executor.models import ProcessingContainer, VolumeSource

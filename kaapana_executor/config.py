@@ -11,12 +11,12 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kaapana_executor.errors import KaapanaError
+from kaapana_executor.paths import image_cache_dir
 
 SECTION = "kaapana_executor"
 
@@ -87,7 +87,7 @@ class ExecutorSettings(BaseModel):
         600.0, ge=0, description="Seconds a pod may stay Unschedulable before the task fails."
     )
     cache_dir: str = Field(
-        str(Path.home() / ".cache" / "kaapana-executor" / "images"),
+        default_factory=lambda: str(image_cache_dir()),
         description="Directory of the processing-container.json cache (by manifest digest).",
     )
     service_account: str | None = Field(

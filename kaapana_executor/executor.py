@@ -17,10 +17,11 @@ from kaapana_executor import airflow_compat
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.images.metadata import ImageMetadata
 from kaapana_executor.k8s import labels
-from kaapana_executor.k8s.identity import pod_name_of
+from kaapana_executor.k8s.client import load_api_client
+from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.k8s.names import pod_name
+from kaapana_executor.launch.identity import pod_name_of
 from kaapana_executor.ledger.ledger import Ledger
-from kaapana_executor.runtime import kube
 from kaapana_executor.runtime.engine import Engine, Wiring
 from kaapana_executor.runtime.refs import TaskRef
 from kaapana_executor.runtime.state import Outcome
@@ -40,7 +41,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
         super().__init__(*args, **kwargs)
         # Built in start(): the api-server constructs executors it never starts.
         self._engine: Engine | None = None
-        self._log_gateway: kube.KubeGateway | None = None
+        self._log_gateway: KubeGateway | None = None
         self._settings: ExecutorSettings | None = None
 
     def _config(self) -> ExecutorSettings:
@@ -51,7 +52,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
     def start(self) -> None:
         """Validate the configuration (a bad value stops the scheduler with a clear error)."""
         settings = self._config()
-        gateway = kube.KubeGateway(kube.api_client(settings.kubeconfig))
+        gateway = KubeGateway(load_api_client(settings.kubeconfig))
         base_url = airflow_compat.execution_api_url()
         watch_ns = None if settings.allowed_namespaces else settings.namespace
         self._engine = Engine(
@@ -134,7 +135,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
         try:
             settings = self._config()
             if self._log_gateway is None:
-                self._log_gateway = kube.KubeGateway(kube.api_client(settings.kubeconfig))
+                self._log_gateway = KubeGateway(load_api_client(settings.kubeconfig))
             name = pod_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, try_number)
             for namespace in [settings.namespace, *settings.allowed_namespaces]:
                 text = self._log_gateway.read_log(name, namespace, settings.log_tail_lines)

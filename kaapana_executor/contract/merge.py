@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from kaapana_executor import quantity
 from kaapana_executor.contract.instance import ResolvedChannel, ResolvedEnv, TaskInstance
 from kaapana_executor.errors import ContractError, PathPart, Problem
 from kaapana_executor.models import (
@@ -30,7 +31,6 @@ from kaapana_executor.models import (
     TaskTemplateEnv,
     VolumeSource,
 )
-from kaapana_executor.resources import quantity
 
 #: Gives the default destination of an output channel the Task leaves unbound, or None.
 DefaultOutput = Callable[[str], VolumeSource | None]

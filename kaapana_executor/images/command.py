@@ -14,19 +14,18 @@ from __future__ import annotations
 import argparse
 import enum
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Protocol
 
-from kubernetes import client, config
-
-from kaapana_executor.errors import KaapanaError
 from kaapana_executor.images.credentials import DockerConfigFile, KubernetesPullSecrets
 from kaapana_executor.images.errors import InvalidProcessingContainer
 from kaapana_executor.images.manifest import Platform
 from kaapana_executor.images.metadata import DEFAULT_PLATFORM, ImageMetadata
+from kaapana_executor.k8s.client import load_api_client
+from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.models import ProcessingContainer
+from kaapana_executor.paths import image_cache_dir
 
 
 class Mode(str, enum.Enum):
@@ -37,13 +36,6 @@ class Mode(str, enum.Enum):
 
 class _Source(Protocol):
     def get(self, image: str) -> ProcessingContainer: ...
-
-
-def default_cache_dir(env: dict[str, str] | None = None) -> Path:
-    """``$XDG_CACHE_HOME/kaapana-executor/images`` (``~/.cache/...``), the executor's default."""
-    values = env if env is not None else dict(os.environ)
-    base = values.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kaapana-executor" / "images"
 
 
 def platform_argument(text: str) -> str:
@@ -77,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "ServiceAccount's imagePullSecrets)",
     )
     parser.add_argument("--kubeconfig", help="k8s (default: $KUBECONFIG, else in-cluster)")
-    parser.add_argument("--cache-dir", type=Path, help=f"default: {default_cache_dir()}")
+    parser.add_argument("--cache-dir", type=Path, help=f"default: {image_cache_dir()}")
     parser.add_argument("--no-cache", action="store_true", help="cache in memory only")
     parser.add_argument(
         "--plain-http",
@@ -111,24 +103,12 @@ def _source(args: argparse.Namespace) -> _Source:
         from kaapana_executor.images.docker_mode import DockerImageMetadata  # needs `docker`
 
         return DockerImageMetadata(platform=args.platform)
-    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    cache_dir = None if args.no_cache else (args.cache_dir or image_cache_dir())
     if mode is Mode.K8S:
-        core = client.CoreV1Api(_kube_client(args.kubeconfig))
+        gateway = KubeGateway(load_api_client(args.kubeconfig))
         credentials: KubernetesPullSecrets | DockerConfigFile = KubernetesPullSecrets(
-            core, args.namespace, args.pull_secret
+            gateway, args.namespace, args.pull_secret
         )
     else:
         credentials = DockerConfigFile()
     return ImageMetadata(cache_dir, credentials, args.platform, plain_http=args.plain_http)
-
-
-def _kube_client(kubeconfig: str | None) -> client.ApiClient:
-    """kubeconfig (``--kubeconfig``, ``$KUBECONFIG``, ~/.kube/config), else in-cluster."""
-    try:
-        if kubeconfig or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-            api: client.ApiClient = config.new_client_from_config(config_file=kubeconfig)
-            return api
-        config.load_incluster_config()
-        return client.ApiClient()
-    except config.ConfigException as exc:
-        raise KaapanaError(f"cannot load the Kubernetes configuration: {exc}") from None

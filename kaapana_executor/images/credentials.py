@@ -29,12 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import urllib3
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from kaapana_executor.errors import KaapanaError
 from kaapana_executor.images.reference import normalize_registry
+from kaapana_executor.k8s.gateway import KubeError, KubeGateway
 
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 HELPER_TIMEOUT = 15.0
@@ -224,7 +221,7 @@ class KubernetesPullSecrets:
 
     def __init__(
         self,
-        core_v1: client.CoreV1Api,
+        gateway: KubeGateway,
         namespace: str,
         names: Sequence[str] = (),
         *,
@@ -232,7 +229,7 @@ class KubernetesPullSecrets:
         ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = core_v1
+        self._gateway = gateway
         self.namespace = namespace
         self._names = tuple(names)
         self._service_account = service_account
@@ -259,20 +256,17 @@ class KubernetesPullSecrets:
         if self._names:
             return self._names
         try:
-            account = self._core.read_namespaced_service_account(
-                self._service_account, self.namespace
-            )
-        except (ApiException, urllib3.exceptions.HTTPError) as exc:
-            where = f"ServiceAccount {self.namespace}/{self._service_account}"
-            raise CredentialsError(f"cannot read {where}: {_api_reason(exc)}") from None
+            account = self._gateway.read_service_account(self._service_account, self.namespace)
+        except KubeError as exc:
+            raise CredentialsError(str(exc)) from None
         return [ref.name for ref in account.image_pull_secrets or [] if ref.name]
 
     def _read(self, name: str) -> DockerConfig:
         where = f"pull secret {self.namespace}/{name}"
         try:
-            secret = self._core.read_namespaced_secret(name, self.namespace)
-        except (ApiException, urllib3.exceptions.HTTPError) as exc:
-            raise CredentialsError(f"cannot read {where}: {_api_reason(exc)}") from None
+            secret = self._gateway.read_secret(name, self.namespace)
+        except KubeError as exc:
+            raise CredentialsError(str(exc).replace("secret", "pull secret", 1)) from None
         data = secret.data or {}
         key = ".dockerconfigjson" if ".dockerconfigjson" in data else ".dockercfg"
         if key not in data:
@@ -282,12 +276,6 @@ class KubernetesPullSecrets:
         except (binascii.Error, ValueError):
             raise CredentialsError(f"{where}: {key} is not base64-encoded JSON") from None
         return DockerConfig.parse(document, where)
-
-
-def _api_reason(error: Exception) -> str:
-    if isinstance(error, ApiException):
-        return f"{error.status} {error.reason}"
-    return f"Kubernetes API unreachable: {error}"
 
 
 class ChainedCredentials:

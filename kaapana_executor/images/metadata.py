@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from kubernetes import client
 
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.contract import documents
@@ -55,6 +54,7 @@ from kaapana_executor.images.manifest import (
 )
 from kaapana_executor.images.reference import parse_reference
 from kaapana_executor.images.transport import Meter, Transport
+from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.models import ProcessingContainer
 
 DEFAULT_PLATFORM = "linux/amd64"
@@ -142,18 +142,12 @@ class ImageMetadata:
         self._locks = _KeyedLocks()
 
     @classmethod
-    def from_settings(
-        cls, settings: ExecutorSettings, core_v1: client.CoreV1Api | None = None
-    ) -> ImageMetadata:
+    def from_settings(cls, settings: ExecutorSettings, gateway: KubeGateway) -> ImageMetadata:
         """The executor's instance: its cache directory and insecure registries, credentials
         from the pull secrets its pods get (``image_pull_secrets``, else those of the pods'
         ServiceAccount). Secrets are only read when a registry asks for credentials."""
-        if core_v1 is None:
-            from kaapana_executor.runtime.kube import api_client  # the executor's one client
-
-            core_v1 = client.CoreV1Api(api_client(settings.kubeconfig))
         secrets = KubernetesPullSecrets(
-            core_v1,
+            gateway,
             settings.namespace,
             settings.image_pull_secrets,
             service_account=settings.service_account or "default",

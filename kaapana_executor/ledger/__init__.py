@@ -11,8 +11,8 @@ See docs/resource-ledger.md.
 from kaapana_executor.ledger.admission import Plan, Policy, Waiting, plan
 from kaapana_executor.ledger.demand import Demand, Placement
 from kaapana_executor.ledger.ledger import Ledger
-from kaapana_executor.ledger.quantity import ResourceVector
 from kaapana_executor.ledger.snapshot import NodeState, QuotaState, Snapshot
+from kaapana_executor.ledger.vector import ResourceVector
 from kaapana_executor.ledger.watch import LedgerWatcher
 
 __all__ = [

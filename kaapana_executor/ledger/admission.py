@@ -37,9 +37,9 @@ from typing import Generic, TypeVar
 
 from kaapana_executor.ledger.demand import Demand, Placement
 from kaapana_executor.ledger.eligibility import Ineligible, ineligible
-from kaapana_executor.ledger.quantity import ResourceVector
 from kaapana_executor.ledger.quota import QuotaInfo
 from kaapana_executor.ledger.snapshot import Snapshot
+from kaapana_executor.ledger.vector import ResourceVector
 
 K = TypeVar("K", bound=Hashable)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from kubernetes import client
 
-from kaapana_executor.ledger.quantity import ONE_POD, ZERO, ResourceVector
+from kaapana_executor.ledger.vector import ONE_POD, ZERO, ResourceVector
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,9 @@ from kubernetes import client
 
 from kaapana_executor.ledger.demand import Demand, pod_requests
 from kaapana_executor.ledger.node import NodeInfo
-from kaapana_executor.ledger.quantity import ZERO, ResourceVector
 from kaapana_executor.ledger.quota import QuotaInfo
 from kaapana_executor.ledger.snapshot import NodeState, QuotaState, ReservationState, Snapshot
+from kaapana_executor.ledger.vector import ZERO, ResourceVector
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from kubernetes import client
 
-from kaapana_executor.ledger.quantity import ResourceVector
+from kaapana_executor.ledger.vector import ResourceVector
 
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from kubernetes import client
 
-from kaapana_executor.ledger.quantity import PODS, ResourceVector, parse_amount
+from kaapana_executor.ledger.vector import PODS, ResourceVector, parse_amount
 
 _DIRECT = frozenset({"cpu", "memory", "ephemeral-storage"})
 

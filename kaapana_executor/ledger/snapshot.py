@@ -12,8 +12,8 @@ from types import MappingProxyType
 from typing import Any
 
 from kaapana_executor.ledger.node import NodeInfo
-from kaapana_executor.ledger.quantity import ResourceVector
 from kaapana_executor.ledger.quota import QuotaInfo
+from kaapana_executor.ledger.vector import ResourceVector
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Keep a :class:`Ledger` current from watches: nodes, pods of every namespace, quotas.
 
-Three :class:`~kaapana_executor.runtime.listwatch.ListWatch` loops, one per kind; each
+Three :class:`~kaapana_executor.k8s.listwatch.ListWatch` loops, one per kind; each
 relists on 410 or any error and every ``resync`` seconds, and a list replaces what the
 ledger knew of that kind (the periodic full reconcile). Pods are watched without terminal
 ones (``status.phase`` field selector): a pod that finishes leaves the watch as a DELETED
@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kaapana_executor.k8s.gateway import ClusterList, KubeGateway
+from kaapana_executor.k8s.listwatch import ListWatch
 from kaapana_executor.ledger.ledger import Ledger
-from kaapana_executor.runtime.kube import ClusterList, KubeGateway
-from kaapana_executor.runtime.listwatch import ListWatch
 
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 

@@ -6,7 +6,7 @@ when its path is relative, contains ``..``, passes through a symbolic link, is n
 directory, is ``/`` or a top-level directory, is (or contains) the home or working
 directory, or overlaps an input channel (cleaning would delete the inputs). Inside an
 output, symbolic links are removed, never followed. The emptying itself is the executor's
-:func:`~kaapana_executor.runtime.outputs.clean_output`.
+:func:`~kaapana_executor.launch.outputs.clean_output`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from kaapana_executor.contract.instance import ResolvedChannel, TaskInstance
 from kaapana_executor.errors import KaapanaError
-from kaapana_executor.runtime.outputs import clean_output
+from kaapana_executor.launch.outputs import clean_output
 
 
 class ChannelError(KaapanaError):

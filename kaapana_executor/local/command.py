@@ -21,10 +21,13 @@ from typing import Any
 
 from kubernetes import config as kube_config
 
+from kaapana_executor import quantity
 from kaapana_executor.contract import documents
 from kaapana_executor.contract.instance import TaskInstance
 from kaapana_executor.contract.templating import Variables
 from kaapana_executor.errors import KaapanaError
+from kaapana_executor.k8s.client import load_api_client
+from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.local import channels, k8s_runner, record, report
 from kaapana_executor.local.docker_spec import container_spec
 from kaapana_executor.local.monitor import Measurement
@@ -35,8 +38,6 @@ from kaapana_executor.local.prepare import (
     prepare,
 )
 from kaapana_executor.models import ProcessingContainer
-from kaapana_executor.resources import quantity
-from kaapana_executor.runtime import kube
 
 EXIT_INTERRUPTED = 130
 RECORD_DIR = Path("kaapana-runs")
@@ -148,9 +149,9 @@ def _images(
 
     def from_registry(image: str) -> ProcessingContainer:
         from kaapana_executor.images import DockerConfigFile, ImageMetadata
-        from kaapana_executor.images.command import default_cache_dir
+        from kaapana_executor.paths import image_cache_dir
 
-        source = ImageMetadata(default_cache_dir(), DockerConfigFile())
+        source = ImageMetadata(image_cache_dir(), DockerConfigFile())
         try:
             return source.get(image)
         finally:
@@ -260,9 +261,9 @@ def _print_memory(prepared: Prepared, measured: Measurement | None, limit: int |
         _note(f"warning: {warning}")
 
 
-def _gateway(kubeconfig: str | None) -> kube.KubeGateway:
+def _gateway(kubeconfig: str | None) -> KubeGateway:
     try:
-        return kube.KubeGateway(kube.api_client(kubeconfig))
+        return KubeGateway(load_api_client(kubeconfig))
     except (kube_config.ConfigException, OSError) as exc:
         raise KaapanaError(f"cannot load the Kubernetes configuration: {exc}") from None
 

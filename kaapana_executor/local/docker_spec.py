@@ -23,9 +23,9 @@ from typing import Any
 
 from kubernetes import client
 
+from kaapana_executor import quantity
 from kaapana_executor.errors import KaapanaError
-from kaapana_executor.k8s import pod as pods
-from kaapana_executor.resources import quantity
+from kaapana_executor.launch import pod as pods
 
 
 class UnsupportedInDocker(KaapanaError):

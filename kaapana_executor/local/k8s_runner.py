@@ -1,8 +1,8 @@
 """k8s mode: the executor's pod, created on a cluster, its log streamed until it ends.
 
-Creation goes through the executor's :class:`~kaapana_executor.runtime.kube.KubeGateway`
+Creation goes through the executor's :class:`~kaapana_executor.runtime.KubeGateway`
 (same retries, and a stale pod of the same name is replaced, as the executor does); pod
-states are read with the executor's pure :func:`~kaapana_executor.runtime.podstate.classify`.
+states are read with the executor's pure :func:`~kaapana_executor.k8s.podstate.classify`.
 The log is followed on a thread while the main thread polls the pod: a kubelet ends the
 follow stream when the container exits, a simulated cluster (KWOK) never does, so the
 stream is closed once the pod is terminal and had a moment to deliver its last lines.
@@ -22,10 +22,10 @@ from kubernetes.client.exceptions import ApiException
 
 from kaapana_executor.errors import KaapanaError
 from kaapana_executor.k8s import labels
-from kaapana_executor.k8s.pod import CONTAINER_NAME
+from kaapana_executor.k8s.gateway import KubeError, KubeGateway
+from kaapana_executor.k8s.podstate import PodPhase, PodStatus, classify
+from kaapana_executor.launch.pod import CONTAINER_NAME
 from kaapana_executor.local import report
-from kaapana_executor.runtime.kube import KubeError, KubeGateway
-from kaapana_executor.runtime.podstate import PodPhase, PodStatus, classify
 
 LogSink = Callable[[bytes], None]
 Note = Callable[[str], None]

@@ -23,8 +23,8 @@ from kaapana_executor import datadir
 from kaapana_executor.contract import documents, merge
 from kaapana_executor.contract.instance import TaskInstance
 from kaapana_executor.contract.templating import RunContext, Variables
-from kaapana_executor.k8s.identity import pod_identity
-from kaapana_executor.k8s.pod import PodSettings, build_pod
+from kaapana_executor.launch.identity import pod_identity
+from kaapana_executor.launch.pod import PodSettings, build_pod
 from kaapana_executor.models import ProcessingContainer, Task, VolumeSource
 from kaapana_executor.resources.plan import plan_memory
 from kaapana_executor.resources.scale import ScaleResult

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from kaapana_executor import quantity
 from kaapana_executor.contract.instance import TaskInstance
 from kaapana_executor.models import Resources, VolumeSource
-from kaapana_executor.resources import quantity, scale
+from kaapana_executor.resources import scale
 
 #: Where a channel's volume can be read from this process, or None when it cannot.
 LocalPath = Callable[[VolumeSource], Path | None]

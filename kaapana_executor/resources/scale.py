@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, ConfigDict
 
 from kaapana_executor.models import ScaleRule
-from kaapana_executor.resources.quantity import round_up_bytes
+from kaapana_executor.quantity import round_up_bytes
 
 HEADROOM = Decimal("1.1")  # exact: 25 × 4 MiB × 1.1 must not round up a byte
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaapana_executor.runtime.podstate import PodPhase, PodStatus
+from kaapana_executor.k8s.podstate import PodPhase, PodStatus
 from kaapana_executor.runtime.refs import FinalState
 
 

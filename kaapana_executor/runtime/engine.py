@@ -24,15 +24,15 @@ from kubernetes import client
 
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.k8s import labels
-from kaapana_executor.k8s.pod import pin_to_node
+from kaapana_executor.k8s.gateway import KubeGateway
+from kaapana_executor.k8s.podstate import PodPhase, PodStatus, classify
+from kaapana_executor.launch.pod import pin_to_node
 from kaapana_executor.ledger import admission
 from kaapana_executor.ledger.ledger import Ledger
 from kaapana_executor.ledger.watch import LedgerWatcher
 from kaapana_executor.runtime import spec
 from kaapana_executor.runtime.gate import AdmissionGate
 from kaapana_executor.runtime.jobs import Jobs
-from kaapana_executor.runtime.kube import KubeGateway
-from kaapana_executor.runtime.podstate import PodPhase, PodStatus, classify
 from kaapana_executor.runtime.refs import ReportRejected, TaskRef, TaskReporter
 from kaapana_executor.runtime.state import Outcome, Tracked
 from kaapana_executor.runtime.tasklog import TaskLog

@@ -16,11 +16,11 @@ from kaapana_executor import datadir
 from kaapana_executor.config import PodDeletion
 from kaapana_executor.errors import ContractError, KaapanaError
 from kaapana_executor.k8s import labels
+from kaapana_executor.k8s.gateway import KubeError
+from kaapana_executor.k8s.podstate import PodStatus
+from kaapana_executor.launch.outputs import clean_output
 from kaapana_executor.runtime import spec
 from kaapana_executor.runtime.decide import decide
-from kaapana_executor.runtime.kube import KubeError
-from kaapana_executor.runtime.outputs import clean_output
-from kaapana_executor.runtime.podstate import PodStatus
 from kaapana_executor.runtime.refs import FinalState, ReportRejected
 from kaapana_executor.runtime.state import Outcome, Tracked
 

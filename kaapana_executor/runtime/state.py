@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kaapana_executor.runtime.podstate import PodStatus
+from kaapana_executor.k8s.podstate import PodStatus
 from kaapana_executor.runtime.refs import TaskRef, TaskReporter
 from kaapana_executor.runtime.spec import Launch
 from kaapana_executor.runtime.tasklog import TaskLog

@@ -1,4 +1,4 @@
-"""Watch the pods this executor owns (a :class:`~kaapana_executor.runtime.listwatch.ListWatch`).
+"""Watch the pods this executor owns (a :class:`~kaapana_executor.k8s.listwatch.ListWatch`).
 
 A 410 Gone (expired resourceVersion) or any broken stream leads to a fresh list, which also
 reconciles whatever was missed; the thread never dies of an API error (KubernetesExecutor's
@@ -13,8 +13,8 @@ from typing import Any
 
 from kubernetes import client
 
-from kaapana_executor.runtime.kube import KubeGateway
-from kaapana_executor.runtime.listwatch import ListWatch
+from kaapana_executor.k8s.gateway import KubeGateway
+from kaapana_executor.k8s.listwatch import ListWatch
 
 PodCallback = Callable[[client.V1Pod], None]
 

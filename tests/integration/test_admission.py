@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from kaapana_executor.config import ExecutorSettings
+from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.ledger.ledger import Ledger
-from kaapana_executor.runtime import kube
 from kaapana_executor.runtime.refs import FinalState
 from tests.support.cluster import Cluster
 from tests.support.engine import InProcessReporter, PodJudge, drive, engine, ref, task_config
@@ -29,7 +29,7 @@ def test_no_overcommit_busy_cluster_and_never_fit(
     cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
     settings = ExecutorSettings(namespace=namespace, data_root=str(tmp_path), pod_deletion="always")
-    eng = engine(settings, kube.KubeGateway(cluster.api_client), Ledger())
+    eng = engine(settings, KubeGateway(cluster.api_client), Ledger())
     rng = random.Random(7)
     work = []
     for i in range(60):  # ~3 CPU x 3 s each on average, on 16 schedulable CPUs

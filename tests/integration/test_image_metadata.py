@@ -35,6 +35,7 @@ from kaapana_executor.images import (
     UnsupportedImage,
 )
 from kaapana_executor.images.transport import Reading
+from kaapana_executor.k8s.gateway import KubeGateway
 from tests.support.cluster import LocalEnv
 from tests.support.images import (  # noqa: F401  (fixtures)
     PC,
@@ -438,7 +439,9 @@ def test_credentials_from_the_clusters_pull_secrets(
 
     def get(*names: str) -> str:
         return (
-            ImageMetadata(None, KubernetesPullSecrets(core_v1, namespace, names))
+            ImageMetadata(
+                None, KubernetesPullSecrets(KubeGateway(core_v1.api_client), namespace, names)
+            )
             .get(reference)
             .name
         )

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from kaapana_executor.k8s.gateway import ClusterList, KubeGateway
 from kaapana_executor.ledger.admission import Plan, Waiting, plan
 from kaapana_executor.ledger.demand import Demand, pod_requests
 from kaapana_executor.ledger.ledger import Ledger
-from kaapana_executor.ledger.quantity import ZERO, ResourceVector
 from kaapana_executor.ledger.snapshot import Snapshot
+from kaapana_executor.ledger.vector import ZERO, ResourceVector
 from kaapana_executor.ledger.watch import LedgerWatcher
-from kaapana_executor.runtime.kube import ClusterList, KubeGateway
 from tests.support import kwok
 from tests.support.cluster import Cluster
 from tests.support.nodes import TrackedNodes

@@ -11,11 +11,11 @@ import docker
 import pytest
 from kubernetes import client
 
+from kaapana_executor import quantity
 from kaapana_executor.cli import main
 from kaapana_executor.k8s import labels
-from kaapana_executor.k8s.pod import to_dict
+from kaapana_executor.launch.pod import to_dict
 from kaapana_executor.local import record
-from kaapana_executor.resources import quantity
 from tests.support import kwok
 from tests.support.cluster import Cluster
 from tests.support.local_images import IMAGE

@@ -15,13 +15,13 @@ from typing import Any
 
 from kubernetes import client, watch
 
+from kaapana_executor import quantity
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.contract import documents
 from kaapana_executor.contract.templating import RunContext
+from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.ledger.ledger import Ledger
 from kaapana_executor.models import ProcessingContainer
-from kaapana_executor.resources import quantity
-from kaapana_executor.runtime import kube
 from kaapana_executor.runtime.engine import Engine, Wiring
 from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, FinalState, StartContext, TaskRef
 
@@ -80,7 +80,7 @@ def ref(
     )
 
 
-def engine(settings: ExecutorSettings, gateway: kube.KubeGateway, ledger: Ledger | None) -> Engine:
+def engine(settings: ExecutorSettings, gateway: KubeGateway, ledger: Ledger | None) -> Engine:
     """An engine with real collaborators except the Execution API."""
 
     def images(_: str) -> ProcessingContainer:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kaapana_executor.cli import main
-from kaapana_executor.images.command import default_cache_dir
+from kaapana_executor.paths import image_cache_dir
 
 
 def test_docker_mode_without_a_daemon_is_one_clear_line(
@@ -51,4 +51,4 @@ def test_bad_arguments(
 
 
 def test_cache_defaults_to_the_executors_directory() -> None:
-    assert str(default_cache_dir({"XDG_CACHE_HOME": "/c"})) == "/c/kaapana-executor/images"
+    assert str(image_cache_dir({"XDG_CACHE_HOME": "/c"})) == "/c/kaapana-executor/images"

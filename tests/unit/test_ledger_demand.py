@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client
 
 from kaapana_executor.ledger.demand import Demand, Requirement, Term, Toleration
-from kaapana_executor.ledger.quantity import ResourceVector
+from kaapana_executor.ledger.vector import ResourceVector
 from tests.support.ledger_builders import GPU_TOLERATION, container, pod, term
 
 GI = 2**30

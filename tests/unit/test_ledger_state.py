@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 
 from kaapana_executor.ledger.ledger import Ledger
-from kaapana_executor.ledger.quantity import ResourceVector
+from kaapana_executor.ledger.vector import ResourceVector
 from tests.support.ledger_builders import demand, node, pod, quota
 
 GI = 2**30

@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kaapana_executor.runtime.listwatch import ListWatch
+from kaapana_executor.k8s.listwatch import ListWatch
 from tests.support.polling import wait_until
 
 

@@ -9,8 +9,8 @@ import pytest
 from kaapana_executor.contract import merge
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s import labels
-from kaapana_executor.k8s.identity import pod_identity
-from kaapana_executor.k8s.pod import PodSettings, build_pod
+from kaapana_executor.launch.identity import pod_identity
+from kaapana_executor.launch.pod import PodSettings, build_pod
 from kaapana_executor.local.docker_runner import create_kwargs
 from kaapana_executor.local.docker_spec import (
     BindMount,

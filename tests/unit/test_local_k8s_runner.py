@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
+from kaapana_executor.k8s.podstate import PodPhase, PodStatus, classify
 from kaapana_executor.local.k8s_runner import PodRunError, termination
 from kaapana_executor.local.report import Reason, Termination
-from kaapana_executor.runtime.podstate import PodPhase, PodStatus, classify
 
 
 def finished(exit_code: int, reason: str) -> client.V1Pod:

@@ -13,7 +13,7 @@ import pytest
 from kaapana_executor.cli import main
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.contract.templating import RunContext, Variables
-from kaapana_executor.k8s.pod import to_dict
+from kaapana_executor.launch.pod import to_dict
 from kaapana_executor.local.prepare import local_run_id, prepare
 from kaapana_executor.models import ProcessingContainer
 from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, TaskRef

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from kaapana_executor.runtime.outputs import UnsafeOutputError, clean_output
+from kaapana_executor.launch.outputs import UnsafeOutputError, clean_output
 
 NODE_RUN = PurePosixPath("/kaapana/data/run1")
 

@@ -9,8 +9,8 @@ import pytest
 from kaapana_executor.contract import merge
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s import labels
-from kaapana_executor.k8s.identity import pod_identity
-from kaapana_executor.k8s.pod import PodSettings, build_pod, pin_to_node, to_dict
+from kaapana_executor.launch.identity import pod_identity
+from kaapana_executor.launch.pod import PodSettings, build_pod, pin_to_node, to_dict
 from tests.unit.builders import host, mount, task, template_model
 
 RUN = RunContext("dag", "run/1", "seg", try_number=2, map_index=-1)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from kaapana_executor.k8s.podstate import PodPhase, PodStatus, classify
 from kaapana_executor.runtime.decide import decide
-from kaapana_executor.runtime.podstate import PodPhase, PodStatus, classify
 from kaapana_executor.runtime.refs import FinalState
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from kaapana_executor.resources import quantity
+from kaapana_executor import quantity
 
 
 @pytest.mark.parametrize(

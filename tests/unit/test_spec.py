@@ -13,7 +13,7 @@ from kaapana_executor.contract import documents
 from kaapana_executor.contract.schema import Kind
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.errors import ContractError
-from kaapana_executor.k8s.pod import to_dict
+from kaapana_executor.launch.pod import to_dict
 from kaapana_executor.models import ProcessingContainer
 from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, TaskRef
 from kaapana_executor.runtime.spec import SpecError, build_launch

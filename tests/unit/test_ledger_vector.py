@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kaapana_executor.ledger.quantity import ResourceVector, format_amount
+from kaapana_executor.ledger.vector import ResourceVector, format_amount
 
 GI = 2**30
 V = ResourceVector.of

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.names import pod_name
-from kaapana_executor.k8s.pod import PodIdentity
+from kaapana_executor.launch.pod import PodIdentity
 
 
 def pod_name_of(run: RunContext) -> str:

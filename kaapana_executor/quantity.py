@@ -13,7 +13,15 @@ from kubernetes.utils.quantity import parse_quantity
 
 from kaapana_executor.errors import KaapanaError
 
-_BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
+#: Binary byte units, largest first: the one table for parsing results and for formatting.
+BINARY_UNITS = (
+    ("Ei", 2**60),
+    ("Pi", 2**50),
+    ("Ti", 2**40),
+    ("Gi", 2**30),
+    ("Mi", 2**20),
+    ("Ki", 2**10),
+)
 
 
 class QuantityError(KaapanaError, ValueError):
@@ -56,10 +64,22 @@ def format_bytes(count: int) -> str:
     """The shortest exact binary form: 1048576 → ``1Mi``; other counts stay plain bytes."""
     if count < 0:
         raise QuantityError(f"negative byte count {count}")
-    for suffix, size in _BINARY:
+    for suffix, size in BINARY_UNITS:
         if count >= size and count % size == 0:
             return f"{count // size}{suffix}"
     return str(count)
+
+
+def describe_bytes(count: int) -> str:
+    """A byte count as a person reads it (``7.5Gi``, ``-2Mi``): rounded, negatives allowed."""
+    sign, size = ("-", -count) if count < 0 else ("", count)
+    for suffix, unit in BINARY_UNITS:
+        if size >= unit:
+            whole, rest = divmod(size, unit)
+            if rest == 0:
+                return f"{sign}{whole}{suffix}"
+            return f"{sign}{size / unit:.1f}{suffix}"
+    return f"{sign}{size}"
 
 
 def format_millicores(count: int) -> str:

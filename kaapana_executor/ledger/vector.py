@@ -7,7 +7,7 @@ where it was; ``Decimal`` would too, but integers are several times faster in th
 admission loop. Amounts may go negative (a node whose pods request more than it has, or a
 room held for the head of the queue); they never fit anything then.
 
-Parsing uses :mod:`kaapana_executor.resources.quantity` (the official client's parser).
+Parsing uses :mod:`kaapana_executor.quantity` (the official client's parser).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from kaapana_executor.resources import quantity
+from kaapana_executor import quantity
 
 CPU = "cpu"
 MEMORY = "memory"
@@ -23,7 +23,6 @@ PODS = "pods"
 GPU = "nvidia.com/gpu"
 
 _BYTE_RESOURCES = ("memory", "ephemeral-storage", "storage")
-_UNITS = (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
 
 
 def is_cpu(name: str) -> bool:
@@ -44,24 +43,12 @@ def parse_amount(name: str, value: str | int | float) -> int:
 def format_amount(name: str, amount: int) -> str:
     """An amount as a person reads it: ``4 CPU``, ``500m CPU``, ``7.5Gi memory``, ``2 pods``."""
     if is_cpu(name):
-        cores = f"{amount // 1000}" if amount % 1000 == 0 else f"{amount}m"
-        return f"{cores} CPU"
+        return f"{quantity.format_millicores(amount)} CPU"
     if _is_bytes(name):
-        return f"{_format_bytes(amount)} {name}"
+        return f"{quantity.describe_bytes(amount)} {name}"
     if name == PODS:
         return f"{amount} pod{'' if amount == 1 else 's'}"
     return f"{amount} {name}"
-
-
-def _format_bytes(amount: int) -> str:
-    sign, size = ("-", -amount) if amount < 0 else ("", amount)
-    for suffix, unit in _UNITS:
-        if size >= unit:
-            whole, rest = divmod(size, unit)
-            if rest == 0:
-                return f"{sign}{whole}{suffix}"
-            return f"{sign}{size / unit:.1f}{suffix}"
-    return f"{sign}{size}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,224 @@
+"""The one module that calls the Kubernetes API server.
+
+Every call goes through the one retry policy (:mod:`.retry`); callers get plain values or a
+:class:`KubeError` with the API's reason and status. Thread-safe: urllib3's pool is, and the
+gateway keeps no other state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from enum import Enum
+from typing import Any
+
+import urllib3
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from kaapana_executor.errors import KaapanaError
+from kaapana_executor.k8s.retry import api_retry
+
+log = logging.getLogger(__name__)
+
+
+class KubeError(KaapanaError):
+    """A final answer from the API server (or no answer after retries)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _StalePod(Exception):
+    """A same-named pod of another task instance is still in the way (retried)."""
+
+
+class ClusterList(Enum):
+    """Cluster-wide lists the resource ledger watches (CoreV1Api method names)."""
+
+    NODES = "list_node"
+    PODS = "list_pod_for_all_namespaces"
+    QUOTAS = "list_resource_quota_for_all_namespaces"
+
+
+class KubeGateway:
+    """The API calls the executor, the ledger, image metadata and local runs need."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api)
+
+    # pods ------------------------------------------------------------------------------
+    def create_pod(
+        self, pod: client.V1Pod, owner_key: str, stale_wait: float = 60.0
+    ) -> client.V1Pod:
+        """Create ``pod``, idempotently.
+
+        A pod of the same name that carries the same ``owner_key`` annotation is ours (a retried
+        create, or a restarted scheduler) and is returned. One with another owner is a stale pod
+        of an earlier task instance (same ids, e.g. a re-created run): it is deleted first, so
+        its old result is never reported as ours.
+        """
+        attempts = Retrying(
+            retry=retry_if_exception_type(_StalePod),
+            wait=wait_fixed(0.5),
+            stop=stop_after_delay(stale_wait),
+            reraise=True,
+        )
+        try:
+            for attempt in attempts:
+                with attempt:
+                    return self._create_or_claim(pod, owner_key)
+        except _StalePod:
+            name = pod.metadata.name
+            raise KubeError(
+                f"a stale pod {name} of another task instance does not go away"
+            ) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _create_or_claim(self, pod: client.V1Pod, owner_key: str) -> client.V1Pod:
+        namespace, name = pod.metadata.namespace, pod.metadata.name
+        try:
+            return self._create(namespace, pod)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise KubeError(f"cannot create pod {name}: {_reason(exc)}", exc.status) from None
+        existing = self.read_pod(name, namespace)
+        if existing is None:
+            raise _StalePod(name)  # it went away in between: create again
+        ours = pod.metadata.annotations.get(owner_key)
+        if (existing.metadata.annotations or {}).get(owner_key) == ours:
+            return existing
+        if existing.metadata.deletion_timestamp is None:
+            log.warning("deleting stale pod %s/%s of another task instance", namespace, name)
+            self.delete_pod(name, namespace)
+        raise _StalePod(name)
+
+    @api_retry
+    def _create(self, namespace: str, pod: client.V1Pod) -> client.V1Pod:
+        return self.core.create_namespaced_pod(namespace, pod)
+
+    @api_retry
+    def delete_pod(self, name: str, namespace: str, grace_seconds: int = 0) -> bool:
+        """Delete a pod; False when it was already gone."""
+        try:
+            self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=grace_seconds)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    @api_retry
+    def read_pod(self, name: str, namespace: str) -> client.V1Pod | None:
+        """The pod as the API server has it now; None when it does not exist."""
+        try:
+            return self.core.read_namespaced_pod(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    @api_retry
+    def list_pods(self, namespace: str | None, selector: str) -> tuple[list[client.V1Pod], str]:
+        """Pods matching ``selector`` (all namespaces for None) and the list's resourceVersion."""
+        if namespace is None:
+            result = self.core.list_pod_for_all_namespaces(label_selector=selector)
+        else:
+            result = self.core.list_namespaced_pod(namespace, label_selector=selector)
+        return list(result.items), str(result.metadata.resource_version)
+
+    def watch_pods(
+        self, namespace: str | None, selector: str, resource_version: str, timeout: int
+    ) -> Iterator[dict[str, Any]]:
+        """Watch events from ``resource_version``; raises ApiException(410) when it expired."""
+        w = watch.Watch()
+        options = {
+            "label_selector": selector,
+            "resource_version": resource_version,
+            "timeout_seconds": timeout,
+            "allow_watch_bookmarks": True,
+        }
+        if namespace is None:
+            yield from w.stream(self.core.list_pod_for_all_namespaces, **options)
+        else:
+            yield from w.stream(self.core.list_namespaced_pod, namespace, **options)
+
+    # logs ------------------------------------------------------------------------------
+    @api_retry
+    def read_log(self, name: str, namespace: str, tail_lines: int | None = None) -> str:
+        """The container's log (timestamps included); empty when the pod has none."""
+        try:
+            text: str = self.core.read_namespaced_pod_log(
+                name, namespace, timestamps=True, tail_lines=tail_lines
+            )
+        except ApiException as exc:
+            if exc.status in (400, 404):
+                return ""
+            raise
+        return text
+
+    def log_response(self, name: str, namespace: str, container: str, follow: bool) -> Any:
+        """The raw (unparsed, streamable) log response of one container.
+
+        For callers that stream bytes as they come; ApiException (400 before the container
+        runs) is left to them.
+        """
+        return self.core.read_namespaced_pod_log(
+            name, namespace, container=container, follow=follow, _preload_content=False
+        )
+
+    # cluster-wide lists (the resource ledger) ------------------------------------------
+    @api_retry
+    def list_cluster(self, kind: ClusterList, field_selector: str = "") -> tuple[list[Any], str]:
+        """Every object of ``kind`` in the cluster (all namespaces) and the list's version."""
+        options = {"field_selector": field_selector} if field_selector else {}
+        result = getattr(self.core, kind.value)(**options)
+        return list(result.items), str(result.metadata.resource_version)
+
+    def watch_cluster(
+        self, kind: ClusterList, resource_version: str, timeout: int, field_selector: str = ""
+    ) -> Iterator[dict[str, Any]]:
+        """Watch every object of ``kind``; raises ApiException(410) when the version expired."""
+        options = {"field_selector": field_selector} if field_selector else {}
+        yield from watch.Watch().stream(
+            getattr(self.core, kind.value),
+            resource_version=resource_version,
+            timeout_seconds=timeout,
+            allow_watch_bookmarks=True,
+            **options,
+        )
+
+    # pull credentials ------------------------------------------------------------------
+    def read_secret(self, name: str, namespace: str) -> client.V1Secret:
+        """A Secret (pull credentials); KubeError names it and the API's reason."""
+        return self._read(self.core.read_namespaced_secret, "secret", name, namespace)
+
+    def read_service_account(self, name: str, namespace: str) -> client.V1ServiceAccount:
+        """A ServiceAccount (for its imagePullSecrets)."""
+        return self._read(
+            self.core.read_namespaced_service_account, "ServiceAccount", name, namespace
+        )
+
+    @staticmethod
+    def _read(method: Any, what: str, name: str, namespace: str) -> Any:
+        try:
+            return api_retry(method)(name, namespace)
+        except ApiException as exc:
+            raise KubeError(
+                f"cannot read {what} {namespace}/{name}: {exc.status} {exc.reason}", exc.status
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # unreachable after the retries
+            raise KubeError(
+                f"cannot read {what} {namespace}/{name}: API unreachable: {exc}"
+            ) from None
+
+
+def _reason(exc: ApiException) -> str:
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        body = {}
+    return str(body.get("message") or exc.reason or exc)
