@@ -34,6 +34,7 @@ from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.client import load_api_client
 from kaapana_executor.k8s.gateway import KubeGateway
+from kaapana_executor.launch.policy import LaunchPolicy
 from kaapana_executor.runtime import spec
 from kaapana_executor.runtime.refs import TaskRef
 from tests.support.engine import DUMMY, task_config
@@ -108,7 +109,9 @@ def bench_create(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
         gateway = TimedGateway(api)
         raw_settings = settings.model_copy(update={"namespace": raw_ns})
         built = [
-            spec.build_launch(r, {}, raw_settings, lambda _: DUMMY, lambda *a: None).pod
+            spec.resolve_task(
+                r, {}, LaunchPolicy.from_settings(raw_settings), lambda _: DUMMY, lambda *a: None
+            ).pod
             for r in refs(count, "raw", {})
         ]
         raw_rate = raw_loop(api, raw_ns, built)
@@ -120,8 +123,7 @@ def bench_create(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
         for ref in work:
             submitted[ref.run.task_id] = time.perf_counter()
             engine.submit(ref)
-        keys = {r.key for r in work}
-        until(lambda: len(gateway.created) == count, 600, tick=lambda: engine.sync(keys))
+        until(lambda: len(gateway.created) == count, 600, tick=engine.sync)
         elapsed = max(gateway.created.values()) - start
         latencies = [gateway.created[t] - submitted[t] for t in submitted]
         engine.stop(wait=False)
@@ -149,17 +151,16 @@ def bench_sync(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
         engine = make_engine(settings, gateway, None)
         engine.start()
         work = refs(count, "sync", {"kwok.kaapana.io/never-finish": "true"})
-        running = {r.key for r in work}
         for ref in work:
             engine.submit(ref)
-        until(lambda: len(gateway.created) == count, 900, tick=lambda: engine.sync(running))
+        until(lambda: len(gateway.created) == count, 900, tick=engine.sync)
         durations: list[float] = []
-        engine.sync(running)  # absorb the launches
+        engine.sync()  # absorb the launches
         patcher = threading.Thread(target=_churn, args=(core, ns, [r for r in work]), daemon=True)
         patcher.start()
         while patcher.is_alive() or not durations:
             t0 = time.perf_counter()
-            engine.sync(running)
+            engine.sync()
             durations.append(time.perf_counter() - t0)
             time.sleep(0.001)
         engine.stop(wait=False)

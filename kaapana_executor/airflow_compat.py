@@ -6,8 +6,10 @@ through the ORM), no workload objects and no task instance UUID.
 
 from __future__ import annotations
 
+import functools
 import getpass
-import socket
+import threading
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from kaapana_executor.config import SECTION, ConfigError, ExecutorSettings
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.runtime.refs import FinalState, ReportRejected, StartContext, TaskRef
+from kaapana_executor.runtime.spec import UpstreamConfig
 
 
 def load_settings() -> ExecutorSettings:
@@ -57,6 +60,7 @@ def parse_workload(workload: Any) -> TaskRef:
         executor_config=dict(ti.executor_config or {}),
         log_path=str(workload.log_path) if workload.log_path else None,
         priority_weight=int(ti.priority_weight or 1),
+        dag_version_id=_optional_str(getattr(ti, "dag_version_id", None)),
     )
 
 
@@ -74,8 +78,13 @@ def ref_from_task_instance(ti: Any, token: str) -> tuple[TaskRef, bool]:
         executor_config=dict(ti.executor_config or {}),
         log_path=str(log_filename_template_renderer()(ti=ti)),
         priority_weight=int(ti.priority_weight or 1),
+        dag_version_id=_optional_str(getattr(ti, "dag_version_id", None)),
     )
     return ref, int(ti.try_number) <= int(ti.max_tries or 0)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def execution_api_url() -> str:
@@ -102,28 +111,58 @@ def _now() -> datetime:
 POD_PID = 1
 
 
+class ExecutionApi:
+    """One Execution API client (one connection pool) for every task the executor runs.
+
+    The task SDK's client binds one token per client; thousands of running tasks would each
+    hold a client and its pool. Here each call carries its task's own token (and picks up the
+    refreshed one the server returns), so all tasks share one pool sized for the heartbeat
+    concurrency. The SDK client still gives the versioned header and retries on 5xx.
+    """
+
+    def __init__(self, base_url: str, connections: int) -> None:
+        import httpx
+        from airflow.sdk.api.client import Client
+
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        self._client = Client(base_url=base_url, token="", limits=limits)
+
+    def reporter(self, ti_id: str, token: str, pod_name: str) -> ExecutionApiReporter:
+        """The reporter of one task instance."""
+        return ExecutionApiReporter(self._client, ti_id, token, pod_name)
+
+    def close(self) -> None:
+        self._client.close()
+
+
 class ExecutionApiReporter:
     """The Execution API calls the task runner would make, made on the task's behalf.
 
-    Uses the task SDK's client (versioned header, refreshed tokens, retries on 5xx).
     ``/run`` records the pod name as the hostname (what the UI shows: where the task runs);
-    heartbeats must repeat exactly what ``/run`` recorded.
+    heartbeats must repeat exactly what ``/run`` recorded. Thread-safe: the token is replaced
+    under a lock when the server refreshes it.
     """
 
-    def __init__(self, base_url: str, ti_id: str, token: str, pod_name: str) -> None:
-        from airflow.sdk.api.client import Client
-
-        self._client = Client(base_url=base_url, token=token)
+    def __init__(self, client: Any, ti_id: str, token: str, pod_name: str) -> None:
+        self._client = client
         self._ti_id = ti_id
+        self._token = token
         self._hostname = pod_name
+        self._lock = threading.Lock()
 
     def _call(self, method: str, path: str, body: Any) -> Any:
-        from airflow.sdk.api.client import ServerResponseError
+        from airflow.sdk.api.client import BearerAuth, ServerResponseError
 
+        with self._lock:
+            auth = BearerAuth(self._token)
         try:
-            return self._client.request(method, path, content=body.model_dump_json())
+            response = self._client.request(method, path, content=body.model_dump_json(), auth=auth)
         except ServerResponseError as exc:
             raise ReportRejected(exc.response.status_code, str(exc.detail)) from None
+        if refreshed := response.headers.get("Refreshed-API-Token"):
+            with self._lock:
+                self._token = refreshed
+        return response
 
     def start(self) -> StartContext:
         from airflow.sdk.api.datamodels._generated import TIEnterRunningPayload, TIRunContext
@@ -164,7 +203,7 @@ class ExecutionApiReporter:
         self._call("PATCH", f"task-instances/{self._ti_id}/state", body)
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing to release: the connection pool is the executor's (ExecutionApi)."""
 
 
 def upload_remote_log(relative_path: str) -> bool:
@@ -186,7 +225,61 @@ def mint_token(executor: Any, ti_id: str) -> str:
     return str(executor.jwt_generator.generate(extras={"sub": ti_id, "scope": "execution"}))
 
 
-def upstream_executor_config(
+def upstream_task(ref: TaskRef, task_id: str) -> UpstreamConfig | None:
+    """Another task instance of the linking task's run, and whether it is upstream of it."""
+    run = ref.run
+    config = _executor_config(run.dag_id, run.run_id, task_id, run.map_index)
+    if config is None:
+        return None
+    if ref.dag_version_id is None:  # cannot check (not seen with Airflow 3.3): allow
+        return UpstreamConfig(config, is_upstream=True)
+    upstreams = _upstream_index(ref.dag_version_id).get(run.task_id, frozenset())
+    return UpstreamConfig(config, is_upstream=task_id in upstreams)
+
+
+@functools.lru_cache(maxsize=128)
+def _upstream_index(dag_version_id: str) -> dict[str, frozenset[str]]:
+    """Every task's transitive upstream task ids in one DAG version (from its serialized
+    form: a version never changes, so this is cached)."""
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalar(
+            select(SerializedDagModel).where(
+                SerializedDagModel.dag_version_id == uuid.UUID(dag_version_id)
+            )
+        )
+        data = row.data if row is not None else None
+    downstream: dict[str, list[str]] = {}
+    for item in ((data or {}).get("dag") or {}).get("tasks", []):
+        fields = item.get("__var", item)
+        downstream[fields["task_id"]] = list(fields.get("downstream_task_ids") or [])
+    return transitive_upstreams(downstream)
+
+
+def transitive_upstreams(downstream: dict[str, list[str]]) -> dict[str, frozenset[str]]:
+    """From each task's direct downstream ids, each task's transitive upstream ids."""
+    direct: dict[str, set[str]] = {task: set() for task in downstream}
+    for task, children in downstream.items():
+        for child in children:
+            direct.setdefault(child, set()).add(task)
+    closed: dict[str, frozenset[str]] = {}
+
+    def close(task: str) -> frozenset[str]:
+        if task not in closed:
+            closed[task] = frozenset()  # a cycle cannot recurse forever (DAGs have none)
+            found = set(direct.get(task, ()))
+            for parent in list(found):
+                found |= close(parent)
+            closed[task] = frozenset(found)
+        return closed[task]
+
+    return {task: close(task) for task in direct}
+
+
+def _executor_config(
     dag_id: str, run_id: str, task_id: str, map_index: int
 ) -> dict[str, Any] | None:
     """The executor_config of another task instance of the same run (for channel links)."""
@@ -209,8 +302,3 @@ def upstream_executor_config(
     if row is None:
         return None
     return dict(row[0] or {})
-
-
-def hostname() -> str:
-    """This process's host and user, for log lines."""
-    return f"{getpass.getuser()}@{socket.gethostname()}"

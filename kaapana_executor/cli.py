@@ -15,18 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kaapana_executor import datadir
-from kaapana_executor.contract import documents, merge, schema
+from kaapana_executor.config import ExecutorSettings
+from kaapana_executor.contract import documents, schema
 from kaapana_executor.contract.schema import Kind
 from kaapana_executor.contract.templating import RunContext, Variables
 from kaapana_executor.errors import ContractError, KaapanaError
 from kaapana_executor.images import command as image_command
-from kaapana_executor.launch import pod
-from kaapana_executor.launch.identity import pod_identity
+from kaapana_executor.launch.pod import to_dict
 from kaapana_executor.local import command as local_command
-from kaapana_executor.local.prepare import link_inputs
-from kaapana_executor.models import ProcessingContainer, VolumeSource
-from kaapana_executor.resources.plan import plan_memory
+from kaapana_executor.local.prepare import add_conf_argument, prepare, read_conf
+from kaapana_executor.models import ProcessingContainer
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -74,8 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--namespace", default="default")
     render.add_argument(
         "--data-dir",
-        help="data root: binds unbound outputs and links to {data}/{run}/{task}/{channel}",
+        default=ExecutorSettings().data_root,
+        help="data root: binds unbound outputs and links to {data}/{dag}/{run}/{task}/{channel} "
+        "(default: the executor's default data_root, %(default)s)",
     )
+    add_conf_argument(render)
 
     show = sub.add_parser("schema", help="print a JSON Schema")
     show.add_argument("kind", choices=[k.value for k in Kind])
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "schema":
-        sys.stdout.write(schema.schema_text(Kind(args.kind)))
+        print(schema.schema_text(Kind(args.kind)).rstrip("\n"))
         return EXIT_OK
     if args.command == "processing-container":
         return image_command.run(args)
@@ -132,31 +133,29 @@ def _validate(path: Path, kind: Kind | None, variables: Variables) -> int:
 
 
 def _render(args: argparse.Namespace, variables: Variables) -> int:
-    task = documents.load_task(args.task, variables)
-    pc: ProcessingContainer | None = None
-    if args.processing_container:
-        pc = documents.load_processing_container(args.processing_container, variables)
-    template = merge.select_template(task, pc, args.task.name)
-    run = variables.run
-    assert run is not None
-    default_output = None
-    if args.data_dir:
+    path: Path | None = args.processing_container
 
-        def default_output(channel: str) -> VolumeSource:
-            path = datadir.channel_dir(
-                args.data_dir, run.dag_id, run.run_id, run.task_id, channel, run.map_index
+    def images(image: str) -> ProcessingContainer:
+        if path is None:
+            raise KaapanaError(
+                f"the task names a template of {image}: give its processing-container.json "
+                "with --processing-container"
             )
-            return VolumeSource(host_path=str(path))
+        return documents.load_processing_container(path, variables)
 
-        task = link_inputs(task, Path(args.data_dir), run)
-    instance = merge.merge(task, template, args.task.name, default_output=default_output)
-    instance, scale_results = plan_memory(instance)
-    identity = pod_identity(run, instance.template)
-    built = pod.build_pod(instance, identity, pod.PodSettings(namespace=args.namespace))
+    prepared = prepare(
+        args.task,
+        variables,
+        Path(args.data_dir),
+        images,
+        namespace=args.namespace,
+        ti_id="rendered",
+        conf=read_conf(args.conf),
+    )
     out = {
-        "task_instance": instance.model_dump(mode="json", exclude_none=True),
-        "scale_rules": [r.model_dump() for r in scale_results],
-        "pod": pod.to_dict(built),
+        "task_instance": prepared.instance.model_dump(mode="json", exclude_none=True),
+        "scale_rules": [r.model_dump() for r in prepared.scale],
+        "pod": to_dict(prepared.pod),
     }
     print(json.dumps(out, indent=2))
     return EXIT_OK

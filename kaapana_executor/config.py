@@ -65,7 +65,26 @@ class ExecutorSettings(BaseModel):
         description="The same root as the scheduler sees it (to clean outputs and measure "
         "inputs for ScaleRules). Empty: same as data_root.",
     )
-    create_concurrency: int = Field(8, ge=1, le=256, description="Pod creations in flight at once.")
+    prepare_concurrency: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Tasks prepared at once: Execution API /run, reading processing-container.json "
+        "from the registry (may be slow), output cleaning. A lane of its own, so slow registries "
+        "never delay creating or finishing other tasks.",
+    )
+    create_concurrency: int = Field(
+        16, ge=1, le=256, description="Pod creations in flight at once (API server calls)."
+    )
+    finish_concurrency: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Finished tasks handled at once: container log, final state, pod deletion.",
+    )
+    heartbeat_concurrency: int = Field(
+        8, ge=1, le=256, description="Execution API heartbeats in flight at once."
+    )
     heartbeat_interval: float = Field(
         10.0, gt=0, le=60, description="Seconds between Execution API heartbeats per running task."
     )

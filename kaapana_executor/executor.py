@@ -18,14 +18,15 @@ from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.images.metadata import ImageMetadata
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.client import load_api_client
-from kaapana_executor.k8s.gateway import KubeGateway
+from kaapana_executor.k8s.gateway import KubeError, KubeGateway
 from kaapana_executor.k8s.names import pod_name
 from kaapana_executor.launch.identity import pod_name_of
 from kaapana_executor.ledger.ledger import Ledger
-from kaapana_executor.runtime.engine import Engine, Wiring
+from kaapana_executor.runtime.engine import AdoptedPod, Engine, Wiring
 from kaapana_executor.runtime.refs import TaskRef
-from kaapana_executor.runtime.state import Outcome
 from kaapana_executor.runtime.tasklog import container_lines
+from kaapana_executor.runtime.tracked import Outcome
+from kaapana_executor.runtime.watcher import POD_SELECTOR, pod_changed
 from kaapana_executor.status import status_path
 
 log = logging.getLogger(__name__)
@@ -41,33 +42,42 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
         super().__init__(*args, **kwargs)
         # Built in start(): the api-server constructs executors it never starts.
         self._engine: Engine | None = None
-        self._log_gateway: KubeGateway | None = None
+        self._gateway: KubeGateway | None = None
         self._settings: ExecutorSettings | None = None
+        self._api: airflow_compat.ExecutionApi | None = None
 
     def _config(self) -> ExecutorSettings:
         if self._settings is None:
             self._settings = airflow_compat.load_settings()
         return self._settings
 
+    def _kube(self) -> KubeGateway:
+        if self._gateway is None:
+            settings = self._config()
+            pool = settings.create_concurrency + settings.finish_concurrency + 4
+            self._gateway = KubeGateway(load_api_client(settings.kubeconfig, pool_size=pool))
+        return self._gateway
+
     def start(self) -> None:
         """Validate the configuration (a bad value stops the scheduler with a clear error)."""
         settings = self._config()
-        gateway = KubeGateway(load_api_client(settings.kubeconfig))
-        base_url = airflow_compat.execution_api_url()
-        watch_ns = None if settings.allowed_namespaces else settings.namespace
+        gateway = self._kube()
+        api = airflow_compat.ExecutionApi(
+            airflow_compat.execution_api_url(), settings.heartbeat_concurrency + 8
+        )
+        self._api = api
+        log_folder = airflow_compat.base_log_folder()
         self._engine = Engine(
             Wiring(
                 settings=settings,
                 gateway=gateway,
-                reporter=lambda ref: airflow_compat.ExecutionApiReporter(
-                    base_url, ref.ti_id, ref.token, pod_name_of(ref.run)
-                ),
-                images=ImageMetadata.from_settings(settings, gateway.core).get,
-                upstream=airflow_compat.upstream_executor_config,
-                log_folder=airflow_compat.base_log_folder(),
-                watch_namespace=watch_ns,
+                reporter=lambda ref: api.reporter(ref.ti_id, ref.token, pod_name_of(ref.run)),
+                images=ImageMetadata.from_settings(settings, gateway).get,
+                upstream=airflow_compat.upstream_task,
+                log_folder=log_folder,
+                watch_namespace=None if settings.allowed_namespaces else settings.namespace,
                 ledger=Ledger() if settings.resource_admission else None,
-                status_file=status_path(),
+                status_file=status_path(log_folder),
                 remote_log=airflow_compat.upload_remote_log,
             )
         )
@@ -90,10 +100,10 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
         """Apply what the worker threads found; never waits on the network."""
         if self._engine is None:
             return
-        for key, outcome in self._engine.sync(set(self.running)):
-            if outcome == Outcome.SUCCESS:
+        for key, outcome in self._engine.sync():
+            if outcome in (Outcome.SUCCEEDED, Outcome.ENDED):
                 self.success(key)
-            elif outcome == Outcome.FAIL:
+            elif outcome in (Outcome.FAILED, Outcome.UNREPORTED):
                 self.fail(key)
             else:
                 self.running.discard(key)
@@ -110,35 +120,51 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
 
         Pods carry the task instance id; an adopted task keeps its pod and is reported with a
         freshly minted token. Tasks without a pod are returned, and the scheduler resets them.
+        If the pods cannot be listed (API server unreachable after retries), nothing is
+        adopted: the tasks run again as new tries, and their old pods are removed once their
+        task instances have moved on.
         """
-        if self._engine is None or not tis:
+        if self._engine is None or self._api is None or not tis:
             return tis
-        by_ti = {
-            (pod.metadata.annotations or {}).get(labels.ANN_TI_ID): pod
-            for pod in self._engine.list_pods()
-        }
+        settings = self._config()
+        namespace = None if settings.allowed_namespaces else settings.namespace
+        try:
+            pods, _ = self._kube().list_pods(namespace, POD_SELECTOR)
+        except KubeError as exc:
+            log.error("cannot adopt %d task instances: %s", len(tis), exc)
+            return tis
+        by_ti = {(pod.metadata.annotations or {}).get(labels.ANN_TI_ID): pod for pod in pods}
         orphans = []
         for ti in tis:
             pod = by_ti.get(str(ti.id))
             if pod is None or pod.metadata.deletion_timestamp is not None:
                 orphans.append(ti)
                 continue
-            token = airflow_compat.mint_token(self, str(ti.id))
-            ref, should_retry = airflow_compat.ref_from_task_instance(ti, token)
-            self.running.add(ref.key)
-            self._engine.adopt(ref, pod, should_retry)
-            log.info("adopted %s (pod %s)", ref.label, pod.metadata.name)
+            self._adopt(ti, pod)
         return orphans
+
+    def _adopt(self, ti: Any, pod: Any) -> None:
+        assert self._engine is not None and self._api is not None
+        token = airflow_compat.mint_token(self, str(ti.id))
+        ref, should_retry = airflow_compat.ref_from_task_instance(ti, token)
+        limits = (
+            pod.spec.containers[0].resources.limits if pod.spec.containers[0].resources else None
+        )
+        memory = (limits or {}).get("memory")
+        status = pod_changed(pod).status
+        adopted = AdoptedPod(pod.metadata.name, pod.metadata.namespace, memory, status)
+        reporter = self._api.reporter(ref.ti_id, token, pod.metadata.name)
+        self.running.add(ref.key)
+        self._engine.adopt(ref, adopted, reporter, should_retry)
+        log.info("adopted %s (pod %s)", ref.label, pod.metadata.name)
 
     def get_task_log(self, ti: Any, try_number: int) -> tuple[list[str], list[str]]:
         """Live container log of a running task, read from its pod (api-server side)."""
         try:
             settings = self._config()
-            if self._log_gateway is None:
-                self._log_gateway = KubeGateway(load_api_client(settings.kubeconfig))
             name = pod_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, try_number)
             for namespace in [settings.namespace, *settings.allowed_namespaces]:
-                text = self._log_gateway.read_log(name, namespace, settings.log_tail_lines)
+                text = self._kube().read_log(name, namespace, settings.log_tail_lines)
                 if text:
                     return [f"pod {namespace}/{name}"], container_lines(text)
         except Exception as exc:  # a log view must never break the api-server
@@ -149,6 +175,8 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
         """Stop the threads and wait for in-flight calls; pods keep running."""
         if self._engine is not None:
             self._engine.stop(wait=True)
+        if self._api is not None:
+            self._api.close()
 
     def terminate(self) -> None:
         """SIGTERM: stop without waiting."""

@@ -12,12 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kaapana_executor import airflow_compat
 
-
-def status_path() -> Path:
+def status_path(log_folder: Path) -> Path:
     """``{base_log_folder}/kaapana_executor/status.json``."""
-    return airflow_compat.base_log_folder() / "kaapana_executor" / "status.json"
+    return log_folder / "kaapana_executor" / "status.json"
 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:
@@ -29,10 +27,10 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def read_status(path: Path | None = None) -> dict[str, Any] | None:
+def read_status(path: Path) -> dict[str, Any] | None:
     """The last published status, or None when there is none."""
     try:
-        loaded: dict[str, Any] = json.loads((path or status_path()).read_text())
+        loaded: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return loaded

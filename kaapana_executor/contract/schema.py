@@ -61,20 +61,26 @@ def _validator(kind: Kind) -> jsonschema.protocols.Validator:
 _EXCLUSIVE = {"volume_source": ("volume_source", "from"), "host_path": ("host_path", "pvc")}
 
 
-def _leaf(error: ValidationError) -> ValidationError:
-    """The most specific error below a combinator error (anyOf/oneOf/if)."""
-    while error.context:
-        # Prefer the error that got furthest into the instance: for ``anyOf: [X, null]`` that
-        # is the reason X failed, not "is not of type 'null'". Ties keep schema order.
-        error = max(
-            error.context,
-            key=lambda e: (
-                (len(e.absolute_path), e.validator != "type", -e.schema_path[0])
-                if isinstance(e.schema_path[0], int)
-                else (len(e.absolute_path), e.validator != "type", 0)
-            ),
-        )
-    return error
+def _depth(error: ValidationError) -> tuple[int, bool]:
+    """How far an error got into the instance (and whether it is more than a type mismatch)."""
+    return len(error.absolute_path), error.validator != "type"
+
+
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """The specific errors below a combinator error (anyOf/oneOf/if), all of them.
+
+    For ``anyOf: [X, null]`` the branch that got furthest into the instance says why (the
+    reasons X failed, not "is not of type 'null'"); every error of that branch is kept, so an
+    env entry with three mistakes reports three. Ties keep schema order.
+    """
+    if not error.context:
+        return [error]
+    branches: dict[object, list[ValidationError]] = {}
+    for sub in error.context:
+        branch = sub.schema_path[0] if isinstance(sub.schema_path[0], int) else 0
+        branches.setdefault(branch, []).append(sub)
+    best = max(branches.values(), key=lambda errors: max(_depth(e) for e in errors))
+    return [leaf for sub in best for leaf in _leaves(sub)]
 
 
 def _reason(error: ValidationError) -> str:
@@ -107,8 +113,8 @@ def validate(kind: Kind, document: Any) -> list[Problem]:
     """All schema problems of ``document`` as ``kind``, in document order; empty if valid."""
     problems = []
     for error in _validator(kind).iter_errors(document):
-        leaf = _leaf(error)
-        problems.append(Problem(tuple(leaf.absolute_path), _reason(leaf)))
+        for leaf in _leaves(error):
+            problems.append(Problem(tuple(leaf.absolute_path), _reason(leaf)))
     unique = {(p.path, p.reason): p for p in problems}
     return sorted(unique.values(), key=lambda p: [str(x) for x in p.path])
 

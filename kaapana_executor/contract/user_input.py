@@ -43,6 +43,19 @@ def _env_list(value: Any, path: tuple[str | int, ...]) -> list[dict[str, Any]]:
     raise ContractError.single(SOURCE, "env must be an object or a list of {name, value}", path)
 
 
+def _named(entries: list[Any], path: tuple[str | int, ...]) -> dict[str, dict[str, Any]]:
+    """Env overrides by name; an entry that is not an object with a name is an error (it
+    used to be dropped silently, so the user's value never arrived and nothing said so)."""
+    problems = [
+        Problem((*path, index), "an env entry must be an object with a 'name' (and a 'value')")
+        for index, e in enumerate(entries)
+        if not isinstance(e, dict) or not isinstance(e.get("name"), str) or not e["name"]
+    ]
+    if problems:
+        raise ContractError(SOURCE, problems)
+    return {e["name"]: e for e in entries}
+
+
 def apply(task: Task, conf: dict[str, Any], task_id: str) -> Task:
     """``task`` with this task's user input applied; ContractError naming the field otherwise."""
     entry = form_for(conf, task_id)
@@ -63,11 +76,7 @@ def apply(task: Task, conf: dict[str, Any], task_id: str) -> Task:
     document = task.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for field, value in entry.items():
         if field == "env":
-            overrides = {
-                e["name"]: e
-                for e in _env_list(value, (*base, "env"))
-                if isinstance(e, dict) and "name" in e
-            }
+            overrides = _named(_env_list(value, (*base, "env")), (*base, "env"))
             merged = {e["name"]: e for e in document.get("env") or []}
             merged.update(overrides)
             document["env"] = list(merged.values())

@@ -258,7 +258,8 @@ class KubernetesPullSecrets:
         try:
             account = self._gateway.read_service_account(self._service_account, self.namespace)
         except KubeError as exc:
-            raise CredentialsError(str(exc)) from None
+            where = f"ServiceAccount {self.namespace}/{self._service_account}"
+            raise CredentialsError(f"cannot read {where}: {_status(exc)}") from None
         return [ref.name for ref in account.image_pull_secrets or [] if ref.name]
 
     def _read(self, name: str) -> DockerConfig:
@@ -266,7 +267,7 @@ class KubernetesPullSecrets:
         try:
             secret = self._gateway.read_secret(name, self.namespace)
         except KubeError as exc:
-            raise CredentialsError(str(exc).replace("secret", "pull secret", 1)) from None
+            raise CredentialsError(f"cannot read {where}: {_status(exc)}") from None
         data = secret.data or {}
         key = ".dockerconfigjson" if ".dockerconfigjson" in data else ".dockercfg"
         if key not in data:
@@ -276,6 +277,10 @@ class KubernetesPullSecrets:
         except (binascii.Error, ValueError):
             raise CredentialsError(f"{where}: {key} is not base64-encoded JSON") from None
         return DockerConfig.parse(document, where)
+
+
+def _status(error: KubeError) -> str:
+    return f"{error.status} {error.reason}" if error.status else error.reason
 
 
 class ChainedCredentials:

@@ -7,11 +7,12 @@ gateway keeps no other state.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import urllib3
 from kubernetes import client, watch
@@ -27,9 +28,36 @@ log = logging.getLogger(__name__)
 class KubeError(KaapanaError):
     """A final answer from the API server (or no answer after retries)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason or message  # the API's own words, for callers that phrase their own
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _final(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Retry the call by the one policy, then turn what is left into a KubeError."""
+
+    def decorate(call: Callable[P, R]) -> Callable[P, R]:
+        retried = api_retry(call)
+
+        @functools.wraps(call)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return retried(*args, **kwargs)
+            except ApiException as exc:
+                reason = _reason(exc)
+                raise KubeError(f"cannot {what}: {reason}", exc.status, reason) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                reason = f"API server unreachable: {exc}"
+                raise KubeError(f"cannot {what}: {reason}", None, reason) from None
+
+        return run
+
+    return decorate
 
 
 class _StalePod(Exception):
@@ -100,7 +128,7 @@ class KubeGateway:
     def _create(self, namespace: str, pod: client.V1Pod) -> client.V1Pod:
         return self.core.create_namespaced_pod(namespace, pod)
 
-    @api_retry
+    @_final("delete a pod")
     def delete_pod(self, name: str, namespace: str, grace_seconds: int = 0) -> bool:
         """Delete a pod; False when it was already gone."""
         try:
@@ -111,7 +139,7 @@ class KubeGateway:
             raise
         return True
 
-    @api_retry
+    @_final("read a pod")
     def read_pod(self, name: str, namespace: str) -> client.V1Pod | None:
         """The pod as the API server has it now; None when it does not exist."""
         try:
@@ -121,7 +149,7 @@ class KubeGateway:
                 return None
             raise
 
-    @api_retry
+    @_final("list pods")
     def list_pods(self, namespace: str | None, selector: str) -> tuple[list[client.V1Pod], str]:
         """Pods matching ``selector`` (all namespaces for None) and the list's resourceVersion."""
         if namespace is None:
@@ -147,7 +175,7 @@ class KubeGateway:
             yield from w.stream(self.core.list_namespaced_pod, namespace, **options)
 
     # logs ------------------------------------------------------------------------------
-    @api_retry
+    @_final("read a pod's log")
     def read_log(self, name: str, namespace: str, tail_lines: int | None = None) -> str:
         """The container's log (timestamps included); empty when the pod has none."""
         try:
@@ -171,7 +199,7 @@ class KubeGateway:
         )
 
     # cluster-wide lists (the resource ledger) ------------------------------------------
-    @api_retry
+    @_final("list the cluster's objects")
     def list_cluster(self, kind: ClusterList, field_selector: str = "") -> tuple[list[Any], str]:
         """Every object of ``kind`` in the cluster (all namespaces) and the list's version."""
         options = {"field_selector": field_selector} if field_selector else {}
@@ -192,28 +220,15 @@ class KubeGateway:
         )
 
     # pull credentials ------------------------------------------------------------------
+    @_final("read a secret")
     def read_secret(self, name: str, namespace: str) -> client.V1Secret:
-        """A Secret (pull credentials); KubeError names it and the API's reason."""
-        return self._read(self.core.read_namespaced_secret, "secret", name, namespace)
+        """A Secret (pull credentials)."""
+        return self.core.read_namespaced_secret(name, namespace)
 
+    @_final("read a ServiceAccount")
     def read_service_account(self, name: str, namespace: str) -> client.V1ServiceAccount:
         """A ServiceAccount (for its imagePullSecrets)."""
-        return self._read(
-            self.core.read_namespaced_service_account, "ServiceAccount", name, namespace
-        )
-
-    @staticmethod
-    def _read(method: Any, what: str, name: str, namespace: str) -> Any:
-        try:
-            return api_retry(method)(name, namespace)
-        except ApiException as exc:
-            raise KubeError(
-                f"cannot read {what} {namespace}/{name}: {exc.status} {exc.reason}", exc.status
-            ) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:  # unreachable after the retries
-            raise KubeError(
-                f"cannot read {what} {namespace}/{name}: API unreachable: {exc}"
-            ) from None
+        return self.core.read_namespaced_service_account(name, namespace)
 
 
 def _reason(exc: ApiException) -> str:

@@ -33,7 +33,7 @@ def retriable(exc: BaseException) -> bool:
     return isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)
 
 
-_backoff = wait_exponential_jitter(initial=0.2, max=10)
+_backoff = wait_exponential_jitter(multiplier=0.2, max=10)
 
 
 def wait(state: RetryCallState) -> float:

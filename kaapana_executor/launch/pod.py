@@ -21,19 +21,13 @@ CONTAINER_NAME = "main"
 
 @dataclass(frozen=True)
 class PodSettings:
-    """Deployment-wide pod settings (from the executor's configuration)."""
+    """Deployment-wide pod settings (from the executor's configuration; its defaults live
+    there, in :class:`~kaapana_executor.config.ExecutorSettings`)."""
 
-    namespace: str = "default"
     service_account_name: str | None = None
     image_pull_policy: str = "IfNotPresent"
     image_pull_secrets: tuple[str, ...] = ()
-    security_context: dict[str, Any] = field(
-        default_factory=lambda: {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        }
-    )
+    security_context: dict[str, Any] = field(default_factory=dict)
     extra_labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -109,8 +103,10 @@ def extended_resource_tolerations(instance: TaskInstance) -> list[client.V1Toler
     return tolerations or None
 
 
-def build_pod(instance: TaskInstance, identity: PodIdentity, settings: PodSettings) -> client.V1Pod:
-    """The complete pod for ``instance``; no I/O."""
+def build_pod(
+    instance: TaskInstance, identity: PodIdentity, settings: PodSettings, namespace: str
+) -> client.V1Pod:
+    """The complete pod for ``instance`` in ``namespace``; no I/O."""
     channels = [("inputs", c) for c in instance.inputs] + [("outputs", c) for c in instance.outputs]
     pull_secrets = [*settings.image_pull_secrets, *(instance.config.imagePullSecrets or [])]
     container = client.V1Container(
@@ -136,7 +132,7 @@ def build_pod(instance: TaskInstance, identity: PodIdentity, settings: PodSettin
         kind="Pod",
         metadata=client.V1ObjectMeta(
             name=identity.name,
-            namespace=settings.namespace,
+            namespace=namespace,
             labels=pod_labels,
             annotations=annotations or None,
         ),

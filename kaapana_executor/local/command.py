@@ -34,8 +34,10 @@ from kaapana_executor.local.monitor import Measurement
 from kaapana_executor.local.prepare import (
     Prepared,
     ProcessingContainerSource,
+    add_conf_argument,
     local_run_id,
     prepare,
+    read_conf,
 )
 from kaapana_executor.models import ProcessingContainer
 
@@ -69,6 +71,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="use this file instead of the image's processing-container.json",
     )
     parser.add_argument("--var", action="append", default=[], metavar="KEY=VALUE")
+    add_conf_argument(parser)
     parser.add_argument("--dag-id", default="kaapana-task")
     parser.add_argument("--run-id", default=local_run_id(), help="default: a fresh local-... id")
     parser.add_argument("--task-id", help="default: the task file's name without .json")
@@ -182,6 +185,7 @@ def run(args: argparse.Namespace, variables: Variables, parser: argparse.Argumen
         args.data_dir.resolve(),
         _images(args, variables, mode),
         namespace=args.namespace,
+        conf=read_conf(args.conf),
     )
     path = args.record or RECORD_DIR / f"{prepared.name}.json"
     watch = args.watch or args.monitor_container

@@ -1,36 +1,44 @@
-"""From a task.json to the pod the executor would create: shared by both local modes.
+"""From a task.json file to the pod a local run creates: the launch pipeline with CLI policy.
 
-The same steps as the executor's pipeline (:mod:`kaapana_executor.runtime.spec`): template
-the file with the run context, read the image's processing-container.json when the task
-names a template, link ``from`` inputs to the upstream outputs of the same run, bind unbound
-outputs to ``{data_dir}/{dag_id}/{run_id}/{task_id}/{channel}``, apply the ScaleRules to the input
-sizes found here, and build the pod with ``pod_identity`` + ``build_pod``. Docker mode then
-translates that pod (:mod:`.docker_spec`); k8s mode creates it. So the two modes cannot
-drift apart, and neither can drift from the executor.
+Both local modes resolve the task with :func:`kaapana_executor.launch.pipeline.resolve`, the
+executor's own pipeline; only the policy differs: the data layout is ``--data-dir`` (as this
+machine sees it, which is also the node in docker mode), any namespace may be asked for (the
+CLI acts with its user's own permissions), templates see the user's environment, and ``from``
+links go to the upstream's default output of the same run. Docker mode then translates the
+pod (:mod:`.docker_spec`); k8s mode creates it.
 """
 
 from __future__ import annotations
 
+import argparse
 import secrets
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client
 
-from kaapana_executor import datadir
-from kaapana_executor.contract import documents, merge
+from kaapana_executor.config import ExecutorSettings
+from kaapana_executor.contract import documents
 from kaapana_executor.contract.instance import TaskInstance
 from kaapana_executor.contract.templating import RunContext, Variables
-from kaapana_executor.launch.identity import pod_identity
-from kaapana_executor.launch.pod import PodSettings, build_pod
-from kaapana_executor.models import ProcessingContainer, Task, VolumeSource
-from kaapana_executor.resources.plan import plan_memory
+from kaapana_executor.errors import ContractError
+from kaapana_executor.launch.pipeline import LaunchRequest, ProcessingContainerSource, resolve
+from kaapana_executor.launch.pod import PodSettings
+from kaapana_executor.launch.policy import DataLayout, LaunchPolicy, NamespacePolicy
 from kaapana_executor.resources.scale import ScaleResult
 
-#: image reference → its validated processing-container.json (read only when needed).
-ProcessingContainerSource = Callable[[str], ProcessingContainer]
+__all__ = [
+    "Prepared",
+    "ProcessingContainerSource",
+    "add_conf_argument",
+    "local_policy",
+    "local_run_id",
+    "prepare",
+    "read_conf",
+]
 
 
 def local_run_id(now: datetime | None = None) -> str:
@@ -54,20 +62,39 @@ class Prepared:
         return str(self.pod.metadata.name)
 
 
-def link_inputs(task: Task, data_dir: Path, run: RunContext) -> Task:
-    """Bind ``from`` inputs to the upstream task's default output directory of the same run."""
-    inputs = []
-    for channel in task.inputs:
-        link = channel.from_
-        if link is None:
-            inputs.append(channel)
-            continue
-        path = datadir.channel_dir(
-            str(data_dir), run.dag_id, run.run_id, link.task, link.channel, run.map_index
-        )
-        volume = VolumeSource(host_path=str(path))
-        inputs.append(channel.model_copy(update={"from_": None, "volume_source": volume}))
-    return task.model_copy(update={"inputs": inputs})
+def add_conf_argument(parser: argparse.ArgumentParser) -> None:
+    """``--conf``: user input as a run's ``dag_run.conf`` would carry it."""
+    parser.add_argument(
+        "--conf",
+        metavar="JSON|@FILE",
+        help='user input as in dag_run.conf, e.g. \'{"task_form": {"TASK": {"env": {...}}}}\'',
+    )
+
+
+def read_conf(value: str | None) -> dict[str, Any]:
+    """The ``--conf`` value (inline JSON, or ``@file``); a bad one names itself."""
+    if not value:
+        return {}
+    source, text = ("--conf", value)
+    if value.startswith("@"):
+        source, text = value[1:], documents.read_text(Path(value[1:]))
+    loaded = documents.parse_json(text, source)
+    if not isinstance(loaded, dict):
+        raise ContractError.single(source, "must be a JSON object (a dag_run.conf)")
+    return loaded
+
+
+def local_policy(
+    data_dir: Path | str, env: Mapping[str, str], namespace: str | None
+) -> LaunchPolicy:
+    """The CLI's policy: its data directory, any namespace, the executor's default pod settings."""
+    defaults = ExecutorSettings()
+    return LaunchPolicy(
+        layout=DataLayout(str(data_dir), node_is_here=True),
+        namespaces=NamespacePolicy(namespace or "default", allowed=None, override=bool(namespace)),
+        pod=PodSettings(security_context=dict(defaults.security_context)),
+        template_env=dict(env),
+    )
 
 
 def prepare(
@@ -78,29 +105,25 @@ def prepare(
     *,
     namespace: str | None = None,
     ti_id: str | None = None,
+    conf: Mapping[str, Any] | None = None,
 ) -> Prepared:
     """Resolve ``task_path`` and build its pod; ContractError/KaapanaError say why not.
 
     ``ti_id`` becomes the pod's ``kaapana.org/ti-id`` annotation, as the executor sets it:
-    a fresh one per run marks earlier pods of the same name as stale.
+    a fresh one per run marks earlier pods of the same name as stale. ``conf`` is user input,
+    as a run's ``dag_run.conf`` would carry it.
     """
     run = variables.run
     if run is None:
         raise ValueError("prepare needs the run context in variables.run")
-    source = task_path.name
-    task = documents.load_task(task_path, variables)
-    pc = images(task.image) if isinstance(task.taskTemplate, str) else None
-    template = merge.select_template(task, pc, source)
-    task = link_inputs(task, data_dir, run)
-
-    def default_output(channel: str) -> VolumeSource:
-        path = datadir.channel_dir(
-            str(data_dir), run.dag_id, run.run_id, run.task_id, channel, run.map_index
-        )
-        return VolumeSource(host_path=str(path))
-
-    instance = merge.merge(task, template, source, default_output=default_output)
-    instance, scale = plan_memory(instance)
-    identity = pod_identity(run, instance.template, ti_id=ti_id or secrets.token_hex(8))
-    settings = PodSettings(namespace=namespace or instance.config.namespace or "default")
-    return Prepared(run, instance, build_pod(instance, identity, settings), scale)
+    request = LaunchRequest(
+        documents.read_text(task_path),
+        task_path.name,
+        run,
+        ti_id=ti_id or secrets.token_hex(8),
+        conf=conf or {},
+        custom=variables.custom,
+    )
+    policy = local_policy(data_dir, variables.env, namespace)
+    launch = resolve(request, policy, images)
+    return Prepared(run, launch.instance, launch.pod, launch.scale)

@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
 
-from kaapana_executor.status import read_status
+from kaapana_executor import airflow_compat
+from kaapana_executor.status import read_status, status_path
 
 
 def _status() -> dict[str, Any]:
-    status = read_status()
+    status = read_status(status_path(airflow_compat.base_log_folder()))
     if status is None:
         raise HTTPException(503, "no status published yet: is KaapanaExecutor running?")
     return status

@@ -1,47 +1,60 @@
-"""The executor's engine: worker threads do all I/O; ``sync`` applies their results.
+"""The executor's engine: worker threads do all I/O; ``sync`` applies what they found.
 
-Threads: a pool for launches (Execution API ``/run``, spec, output cleaning, pod creation) and
-finishes (log persistence, state report, pod deletion); one pod watcher; one heartbeat ticker.
-They talk to the scheduler thread only through a queue of messages; ``sync`` drains it and is
-the only code that touches the tracked state, so no locks guard it. Nothing in ``sync`` waits
-on the network.
+Threads: three lanes (:mod:`.lanes`: prepare, create, finish), the admitter (resource
+admission), the pod watcher, the heartbeats and the status publisher. They tell the scheduler
+thread what happened only through a queue of typed messages (:mod:`.messages`); ``sync``
+drains it — at most ``MAX_MESSAGES`` per call, so one call is bounded — and is the only code
+that touches the tracked state, so no locks guard it. Deadlines (a pod stuck pulling its
+image, a pod that does not start) are a heap, so a quiet ``sync`` costs nothing per tracked
+task. Nothing in ``sync`` waits on the network.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-from kubernetes import client
 
 from kaapana_executor.config import ExecutorSettings
-from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.gateway import KubeGateway
-from kaapana_executor.k8s.podstate import PodPhase, PodStatus, classify
-from kaapana_executor.launch.pod import pin_to_node
+from kaapana_executor.k8s.podstate import PodPhase, PodStatus
+from kaapana_executor.launch.identity import pod_name_of
+from kaapana_executor.launch.pipeline import ProcessingContainerSource
 from kaapana_executor.ledger import admission
 from kaapana_executor.ledger.ledger import Ledger
 from kaapana_executor.ledger.watch import LedgerWatcher
-from kaapana_executor.runtime import spec
+from kaapana_executor.runtime import lanes, spec
+from kaapana_executor.runtime.admitter import Admitter
+from kaapana_executor.runtime.finisher import Ending, Finisher
 from kaapana_executor.runtime.gate import AdmissionGate
-from kaapana_executor.runtime.jobs import Jobs
-from kaapana_executor.runtime.refs import ReportRejected, TaskRef, TaskReporter
-from kaapana_executor.runtime.state import Outcome, Tracked
+from kaapana_executor.runtime.heartbeats import Heartbeats
+from kaapana_executor.runtime.launcher import Creation, Launcher, LaunchJob
+from kaapana_executor.runtime.messages import (
+    Created,
+    Finished,
+    Message,
+    NotStarted,
+    PodChanged,
+    PodGone,
+    Prepared,
+    Started,
+    TryEnded,
+)
+from kaapana_executor.runtime.publisher import StatusPublisher
+from kaapana_executor.runtime.refs import TaskRef, TaskReporter
 from kaapana_executor.runtime.tasklog import TaskLog
+from kaapana_executor.runtime.ticket import LaunchTicket, Stage
+from kaapana_executor.runtime.timers import TimerKind, Timers
+from kaapana_executor.runtime.tracked import Launched, Outcome, Tracked
 from kaapana_executor.runtime.watcher import PodWatcher
-from kaapana_executor.status import write_status
 
 log = logging.getLogger(__name__)
 
-POD_SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
+#: Messages one ``sync`` applies at most; the rest wait for the next call.
+MAX_MESSAGES = 2000
 
 
 @dataclass
@@ -51,8 +64,8 @@ class Wiring:
     settings: ExecutorSettings
     gateway: KubeGateway
     reporter: Callable[[TaskRef], TaskReporter]
-    images: spec.ProcessingContainerSource
-    upstream: spec.UpstreamLookup
+    images: ProcessingContainerSource
+    upstream: spec.UpstreamConfigLookup
     log_folder: Path | None
     clock: Callable[[], float] = time.monotonic
     watch_namespace: str | None = field(default=None)
@@ -60,6 +73,17 @@ class Wiring:
     status_file: Path | None = None  # where the status for the plugin view is published
     status_interval: float = 10.0
     remote_log: Callable[[str], object] | None = None  # uploads a log (relative path) when set
+    pools: lanes.Lanes | None = None  # None: thread pools sized by the settings
+
+
+@dataclass(frozen=True)
+class AdoptedPod:
+    """A running pod of a dead scheduler's task, as adoption found it."""
+
+    name: str
+    namespace: str
+    memory_limit: str | None
+    status: PodStatus
 
 
 class Engine:
@@ -67,230 +91,181 @@ class Engine:
 
     def __init__(self, wiring: Wiring) -> None:
         self.w = wiring
-        self.settings = wiring.settings
-        self._messages: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._pool = ThreadPoolExecutor(wiring.settings.create_concurrency, "kaapana-io")
-        self._jobs = Jobs(wiring, self._messages.put)
-        self._tracked: dict[Any, Tracked] = {}
-        self._by_pod: dict[str, Any] = {}
-        self._seen: dict[str, client.V1Pod] = {}
-        self._beating: dict[Any, TaskReporter] = {}
-        self._beating_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._watcher = PodWatcher(
+        self.settings = settings = wiring.settings
+        self._inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._tracked: dict[Hashable, Tracked] = {}
+        self._by_pod: dict[str, Hashable] = {}
+        self._timers = Timers()
+        self._lanes = wiring.pools or lanes.Lanes.from_settings(settings)
+        self._heartbeats = Heartbeats(
+            settings.heartbeat_interval,
+            settings.heartbeat_concurrency,
+            on_rejected=lambda key, exc: self._inbox.put(TryEnded(key, exc.why)),
+        )
+        self._watcher = PodWatcher(wiring.gateway, wiring.watch_namespace, self._inbox.put)
+        self._finisher = Finisher(settings, wiring.gateway, self._inbox.put, wiring.remote_log)
+        self._launcher = Launcher(
+            settings,
             wiring.gateway,
-            wiring.watch_namespace,
-            POD_SELECTOR,
-            on_pod=lambda pod: self._messages.put(("pod", pod)),
-            on_deleted=lambda pod: self._messages.put(("gone", pod)),
+            wiring.reporter,
+            wiring.images,
+            wiring.upstream,
+            self._finisher,
+            self._inbox.put,
         )
-        self._ticker = threading.Thread(
-            target=self._heartbeats, name="kaapana-heartbeat", daemon=True
-        )
-        self._published_at = float("-inf")
-        self._gate: AdmissionGate | None = None
+        self._admitter: Admitter | None = None
         self._ledger_watcher: LedgerWatcher | None = None
         if wiring.ledger is not None:
-            policy = admission.Policy(aging_seconds=wiring.settings.admission_aging_seconds)
-            self._gate = AdmissionGate(wiring.ledger, wiring.clock, policy)
+            policy = admission.Policy(aging_seconds=settings.admission_aging_seconds)
+            gate = AdmissionGate(wiring.ledger, wiring.clock, policy)
+            self._admitter = Admitter(gate, self._create, self._never)
             self._ledger_watcher = LedgerWatcher(
-                wiring.gateway, wiring.ledger, resync=wiring.settings.ledger_resync_seconds
+                wiring.gateway, wiring.ledger, resync=settings.ledger_resync_seconds
             )
+        self._publisher = StatusPublisher(
+            wiring.status_file, wiring.status_interval, self._status_parts
+        )
 
     # lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the watchers and the heartbeat ticker."""
+        """Start the watchers, the admitter, the heartbeats and the status publisher."""
         self._watcher.start()
         if self._ledger_watcher is not None:
             self._ledger_watcher.start()
-        self._ticker.start()
+        if self._admitter is not None:
+            self._admitter.start()
+        self._heartbeats.start()
+        self._publisher.start()
 
     def stop(self, wait: bool = True) -> None:
         """Stop threads; running pods keep running (a restarted scheduler can adopt them)."""
-        self._stop.set()
-        self._watcher.stop(timeout=5 if wait else 0)
+        timeout = 5 if wait else 0
+        self._publisher.stop()
+        self._heartbeats.stop(wait_for_calls=wait)
+        self._watcher.stop(timeout=timeout)
+        if self._admitter is not None:
+            self._admitter.stop(timeout=timeout)
         if self._ledger_watcher is not None:
-            self._ledger_watcher.stop(timeout=5 if wait else 0)
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
-        with self._beating_lock:
-            for reporter in self._beating.values():
-                reporter.close()
-            self._beating.clear()
+            self._ledger_watcher.stop(timeout=timeout)
+        self._lanes.shutdown(wait=wait)
 
-    # scheduler thread ------------------------------------------------------------------
+    # scheduler thread: what Airflow asks ----------------------------------------------
     def submit(self, ref: TaskRef) -> None:
-        """Start launching ``ref`` on a worker thread."""
-        tracked = Tracked(ref=ref, log=self._task_log(ref))
-        self._tracked[ref.key] = tracked
-        self._pool.submit(self._jobs.guard, tracked, self._jobs.prepare, tracked)
-
-    def adopt(self, ref: TaskRef, pod: client.V1Pod, should_retry: bool) -> None:
-        """Take over a running task's pod after a scheduler restart (no relaunch)."""
-        reporter = self.w.reporter(ref)
-        tracked = Tracked(ref=ref, log=self._task_log(ref), reporter=reporter)
-        tracked.should_retry = should_retry
-        tracked.pod, tracked.namespace = pod.metadata.name, pod.metadata.namespace
-        limits = (
-            pod.spec.containers[0].resources.limits if pod.spec.containers[0].resources else None
+        """Start launching ``ref`` on the prepare lane."""
+        tracked = self._track(ref, LaunchTicket())
+        job = LaunchJob(ref, tracked.log, tracked.ticket)
+        lanes.submit(
+            self._lanes.prepare,
+            ref.label,
+            lambda: self._launcher.prepare(job, self._dispatch),
+            lambda exc: self._finisher.fail(self._ending(tracked), f"executor error: {exc}"),
         )
-        tracked.memory_limit = (limits or {}).get("memory")
-        tracked.log.event(f"kaapana-executor: adopted pod {tracked.namespace}/{tracked.pod}")
-        self._tracked[ref.key] = tracked
-        self._by_pod[tracked.pod] = ref.key
-        with self._beating_lock:
-            self._beating[ref.key] = reporter
-        self._observe(pod)
 
-    def _task_log(self, ref: TaskRef) -> TaskLog:
-        log_folder = self.w.log_folder
-        return TaskLog(log_folder / ref.log_path if log_folder and ref.log_path else None)
+    def adopt(
+        self, ref: TaskRef, pod: AdoptedPod, reporter: TaskReporter, should_retry: bool
+    ) -> None:
+        """Take over a running task's pod after a scheduler restart (no relaunch)."""
+        tracked = self._track(ref, LaunchTicket(Stage.CREATED))
+        tracked.reporter, tracked.should_retry = reporter, should_retry
+        tracked.launched = Launched(pod.namespace, pod.memory_limit)
+        tracked.log.event(f"kaapana-executor: adopted pod {pod.namespace}/{pod.name}")
+        self._heartbeats.add(ref.key, reporter)
+        self._on_status(tracked, pod.status)
 
-    def list_pods(self) -> list[client.V1Pod]:
-        """This executor's pods now (one API call; adoption only, never on the hot loop)."""
-        pods, _ = self.w.gateway.list_pods(self.w.watch_namespace, POD_SELECTOR)
-        return pods
+    def revoke(self, key: Hashable) -> None:
+        """Forget a task and make sure its pod goes (Airflow revoked it)."""
+        tracked = self._tracked.pop(key, None)
+        if tracked is not None:
+            self._forget(tracked, "revoked by the scheduler")
 
-    def tracked_keys(self) -> set[Any]:
+    def heartbeat_round(self) -> None:
+        """One heartbeat round now (the ticker runs one every ``heartbeat_interval``)."""
+        self._heartbeats.round()
+
+    def post(self, message: Message) -> None:
+        """How the watcher and the workers report (any thread); tests deliver events here
+        in the order they want to check."""
+        self._inbox.put(message)
+
+    def tracked_keys(self) -> set[Hashable]:
         """Keys the engine is responsible for."""
         return set(self._tracked)
 
-    def revoke(self, key: Any) -> None:
-        """Forget a task and delete its pod (Airflow revoked it)."""
-        tracked = self._tracked.pop(key, None)
-        if tracked is not None:
-            self._forget(tracked, delete=True)
-
-    def sync(self, running: set[Any]) -> list[tuple[Any, str]]:
-        """Apply worker results; returns (key, Outcome) pairs for the Airflow adapter."""
-        outcomes: list[tuple[Any, str]] = []
-        while True:
+    def sync(self) -> list[tuple[Hashable, Outcome]]:
+        """Apply worker results and due deadlines; returns outcomes for the Airflow adapter."""
+        outcomes: list[tuple[Hashable, Outcome]] = []
+        for _ in range(MAX_MESSAGES):
             try:
-                message = self._messages.get_nowait()
+                message = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            outcomes += self._apply(message)
-        self._admit()
-        self._check_stuck()
-        self._publish()
-        for key in [
-            k for k, t in self._tracked.items() if k not in running and t.reporter is not None
-        ]:
-            tracked = self._tracked.pop(key)
-            tracked.log.event("the scheduler no longer runs this task; deleting its pod", "warning")
-            self._forget(tracked, delete=True)
+            done = self._apply(message)
+            if done is not None:
+                outcomes.append(done)
+        self._fire_timers()
         return outcomes
 
-    def _apply(self, message: tuple[Any, ...]) -> list[tuple[Any, str]]:
-        """Apply one worker message (``kind, *args``); returns outcomes for Airflow."""
-        handler: Callable[..., list[tuple[Any, str]] | None] = getattr(self, f"_on_{message[0]}")
-        return handler(*message[1:]) or []
+    # scheduler thread: applying messages ----------------------------------------------
+    def _apply(self, message: Message) -> tuple[Hashable, Outcome] | None:
+        match message:
+            case PodChanged() | PodGone():
+                self._on_pod(message)
+            case Started(key=key, reporter=reporter, should_retry=retry):
+                self._on_started(key, reporter, retry)
+            case Prepared(key=key, launched=launched):
+                if (tracked := self._tracked.get(key)) is not None:
+                    tracked.launched = launched
+            case Created():
+                pass  # the pod's own events tell the rest
+            case Finished() | NotStarted() | TryEnded():
+                return self._on_end(message)
+        return None
 
-    def _on_pod(self, pod: client.V1Pod) -> None:
-        self._observe(pod)
-
-    def _on_gone(self, pod: client.V1Pod) -> None:
-        self._seen.pop(pod.metadata.name, None)
-        key = self._by_pod.get(pod.metadata.name)
-        if key in self._tracked:
-            self._on_status(self._tracked[key], PodStatus(PodPhase.GONE, "pod deleted"))
-
-    def _on_ready(self, key: Any, reporter: TaskReporter, launch: spec.Launch, retry: bool) -> None:
+    def _on_started(self, key: Hashable, reporter: TaskReporter, should_retry: bool) -> None:
         tracked = self._tracked.get(key)
+        if tracked is None:  # revoked while /run was in flight
+            reporter.close()
+            return
+        tracked.reporter, tracked.should_retry = reporter, should_retry
+        self._heartbeats.add(key, reporter)  # running in Airflow from now on
+
+    def _on_end(self, message: Finished | NotStarted | TryEnded) -> tuple[Hashable, Outcome] | None:
+        tracked = self._tracked.pop(message.key, None)
+        if tracked is None:
+            return None
+        match message:
+            case Finished(outcome=outcome):
+                self._release(tracked)
+                return message.key, outcome
+            case NotStarted(why=why):
+                tracked.log.event(why, "warning")
+                self._release(tracked)
+                return message.key, Outcome.DROPPED
+            case TryEnded(why=why):
+                self._forget(tracked, why)
+                # ENDED tells the scheduler the try is over: a cleared task (RESTARTING) is
+                # scheduled again, a marked one keeps its state.
+                return message.key, Outcome.ENDED
+        return None
+
+    def _on_pod(self, message: PodChanged | PodGone) -> None:
+        tracked = self._owner(message.name, message.ti_id)
         if tracked is None:
             return
-        tracked.reporter, tracked.should_retry = reporter, retry
-        tracked.pod, tracked.namespace = launch.pod.metadata.name, launch.pod.metadata.namespace
-        tracked.memory_limit = (launch.instance.resources.limits or {}).get("memory")
-        self._by_pod[tracked.pod] = key
-        with self._beating_lock:  # running in Airflow from now on, even while it waits
-            self._beating[key] = reporter
-        self._dispatch(tracked, launch)
+        if isinstance(message, PodGone):
+            node = tracked.status.node if tracked.status else None
+            self._on_status(tracked, PodStatus(PodPhase.GONE, "pod deleted", node=node))
+        else:
+            self._on_status(tracked, message.status)
 
-    def _on_launched(self, key: Any) -> None:
-        tracked = self._tracked.get(key)
-        if tracked is not None and tracked.pod in self._seen:
-            self._observe(self._seen[tracked.pod])
-
-    def _on_create_failed(self, key: Any) -> None:
-        if self._gate is not None:
-            self._gate.discard(key)
-        tracked = self._tracked.get(key)
-        if tracked is not None and tracked.pod:
-            self._by_pod.pop(tracked.pod, None)
-
-    def _on_done(self, key: Any, ok: bool) -> list[tuple[Any, str]]:
-        tracked = self._tracked.pop(key, None)
-        if tracked is None:
-            return []
-        self._forget(tracked, delete=False)
-        return [(key, Outcome.SUCCESS if ok else Outcome.FAIL)]
-
-    def _on_rejected(self, key: Any, why: str, outcome: str) -> list[tuple[Any, str]]:
-        tracked = self._tracked.pop(key, None)
-        if tracked is None:
-            return []
-        tracked.log.event(f"{why}; deleting the pod", "warning")
-        self._forget(tracked, delete=True)
-        return [(key, outcome)]
-
-    def _observe(self, pod: client.V1Pod) -> None:
-        name = pod.metadata.name
-        key = self._by_pod.get(name)
-        if key is None or key not in self._tracked:
-            self._seen[name] = pod  # may belong to a launch whose message is still queued
-            return
-        self._on_status(self._tracked[key], classify(pod))
-
-    def _dispatch(self, tracked: Tracked, launch: spec.Launch) -> None:
-        """Create the pod now, or queue it until the ledger says it fits."""
-        if self._gate is None:
-            self._pool.submit(self._jobs.guard, tracked, self._jobs.create, tracked, launch)
-            return
-        tracked.launch = launch
-        self._gate.add(tracked.ref.key, launch.pod, tracked.ref.priority_weight)
-        tracked.log.event("waiting for the resource ledger's admission")
-
-    def _publish(self) -> None:
-        """Every few seconds, hand the current status to a worker to write (for the plugin)."""
-        now = self.w.clock()
-        if self.w.status_file is None or now - self._published_at < self.w.status_interval:
-            return
-        self._published_at = now
-        waiting = {}
-        if self._gate is not None:
-            waiting = {
-                self._tracked[k].ref.label: why
-                for k, why in self._gate.last_waiting.items()
-                if k in self._tracked
-            }
-        status = {
-            "time": datetime.now(timezone.utc).isoformat(),
-            "tracked": len(self._tracked),
-            "waiting": waiting,
-            "ledger": self.w.ledger.snapshot().as_dict() if self.w.ledger is not None else None,
-        }
-        self._pool.submit(write_status, self.w.status_file, status)
-
-    def _admit(self) -> None:
-        """One admission pass: create what fits, fail what never will, say why others wait."""
-        if self._gate is None:
-            return
-        decision = self._gate.decide()
-        for key, node in decision.admit:
-            tracked = self._tracked[key]
-            assert tracked.launch is not None
-            pin_to_node(tracked.launch.pod, node)
-            tracked.log.event(f"admitted: node {node} has room for all requests")
-            self._pool.submit(self._jobs.guard, tracked, self._jobs.create, tracked, tracked.launch)
-        for key, why in decision.never.items():
-            tracked = self._tracked[key]
-            reason = f"cannot run on this cluster: {why}"
-            self._pool.submit(self._jobs.guard, tracked, self._jobs.fail, tracked, reason)
-        for key, reason in decision.waiting.items():
-            tracked = self._tracked[key]
-            if tracked.waiting_for != reason:
-                tracked.waiting_for = reason
-                tracked.log.event(f"waiting for resources: {reason}")
+    def _owner(self, pod: str, ti_id: str | None) -> Tracked | None:
+        """The tracked try a pod belongs to; None for a stale same-named pod of another
+        task instance (it is being replaced) or a pod not ours."""
+        key = self._by_pod.get(pod)
+        tracked = self._tracked.get(key) if key is not None else None
+        if tracked is None or (ti_id is not None and ti_id != tracked.ref.ti_id):
+            return None
+        return tracked
 
     def _on_status(self, tracked: Tracked, status: PodStatus) -> None:
         previous = tracked.status
@@ -298,57 +273,124 @@ class Engine:
         if previous is None or previous.phase != status.phase:
             where = f" on node {status.node}" if status.node else ""
             tracked.log.event(f"pod {tracked.pod}: {status.describe()}{where}")
-        if status.phase.stuck:
-            tracked.stuck_since = tracked.stuck_since or self.w.clock()
+        if tracked.finishing:
+            return
+        if status.phase.terminal:
+            self._finish(tracked, status)
+        elif status.phase.stuck:
+            if tracked.stuck_since is None:
+                tracked.stuck_since = now = self.w.clock()
+                grace = self._grace(status.phase)
+                self._timers.add(now + grace, tracked.ref.key, TimerKind.STUCK, now)
         else:
             tracked.stuck_since = None
-        if status.phase.terminal and not tracked.finishing:
-            tracked.finishing = True
-            self._pool.submit(self._jobs.guard, tracked, self._jobs.finish, tracked, status)
 
     def _grace(self, phase: PodPhase) -> float:
-        return {
+        graces = {
             PodPhase.IMAGE_PULL_ERROR: self.settings.image_pull_grace,
             PodPhase.CONFIG_ERROR: self.settings.config_error_grace,
             PodPhase.UNSCHEDULABLE: self.settings.unschedulable_timeout,
-        }[phase]
+        }
+        return graces[phase]
 
-    def _check_stuck(self) -> None:
-        now = self.w.clock()
-        for tracked in self._tracked.values():
-            status = tracked.status
-            if tracked.finishing or status is None or tracked.stuck_since is None:
+    def _fire_timers(self) -> None:
+        for timer in self._timers.due(self.w.clock()):
+            tracked = self._tracked.get(timer.key)
+            if tracked is None or tracked.finishing or tracked.status is None:
                 continue
-            if now - tracked.stuck_since >= self._grace(status.phase):
-                tracked.finishing = True
-                self._pool.submit(self._jobs.guard, tracked, self._jobs.finish, tracked, status)
+            if timer.kind is TimerKind.STUCK and tracked.stuck_since == timer.token:
+                self._finish(tracked, tracked.status)
 
-    def _forget(self, tracked: Tracked, delete: bool) -> None:
-        """Stop tracking; with ``delete``, keep the container's log, then delete the pod."""
+    # scheduler thread: helpers ----------------------------------------------------------
+    def _track(self, ref: TaskRef, ticket: LaunchTicket) -> Tracked:
+        log_folder = self.w.log_folder
+        task_log = TaskLog(log_folder / ref.log_path if log_folder and ref.log_path else None)
+        tracked = Tracked(ref=ref, log=task_log, pod=pod_name_of(ref.run), ticket=ticket)
+        self._tracked[ref.key] = tracked
+        self._by_pod[tracked.pod] = ref.key
+        return tracked
+
+    def _ending(self, tracked: Tracked) -> Ending:
+        launched = tracked.launched
+        return Ending(
+            tracked.ref,
+            tracked.log,
+            tracked.reporter,
+            tracked.should_retry,
+            tracked.pod,
+            launched.namespace if launched else None,
+            launched.memory_limit if launched else None,
+        )
+
+    def _finish(self, tracked: Tracked, status: PodStatus) -> None:
+        tracked.finishing = True
+        ending = self._ending(tracked)
+        lanes.submit(
+            self._lanes.finish,
+            tracked.ref.label,
+            lambda: self._finisher.finish(ending, status),
+            lambda exc: self._finisher.fail(ending, f"executor error: {exc}"),
+        )
+
+    def _release(self, tracked: Tracked) -> None:
+        """Stop everything that still runs for a try that is over."""
         key = tracked.ref.key
-        if self._gate is not None:
-            self._gate.discard(key)
-        with self._beating_lock:
-            self._beating.pop(key, None)
-        if tracked.pod:
-            self._by_pod.pop(tracked.pod, None)
-        if delete and tracked.pod and tracked.namespace:
-            self._pool.submit(self._jobs.retire, tracked)
-        elif tracked.reporter is not None:
+        self._heartbeats.remove(key)
+        if self._by_pod.get(tracked.pod) == key:
+            del self._by_pod[tracked.pod]
+        if self._admitter is not None:
+            self._admitter.discard(key)
+        if tracked.reporter is not None:
             tracked.reporter.close()
 
-    def _heartbeats(self) -> None:
-        while not self._stop.wait(self.settings.heartbeat_interval):
-            with self._beating_lock:
-                beating = list(self._beating.items())
-            for key, reporter in beating:
-                if self._stop.is_set():
-                    return
-                try:
-                    reporter.heartbeat()
-                except ReportRejected as exc:
-                    # SUCCESS tells the scheduler the try has terminated: a cleared task
-                    # (RESTARTING) is then scheduled again; a marked one keeps its state.
-                    self._messages.put(("rejected", key, exc.why, Outcome.SUCCESS))
-                except Exception:  # transient: the next tick tries again
-                    log.warning("heartbeat failed for %s", key, exc_info=True)
+    def _forget(self, tracked: Tracked, why: str) -> None:
+        """The try is not ours any more: cancel its launch; keep its log and delete its pod."""
+        tracked.log.event(f"{why}; stopping it", "warning")
+        pod_exists = tracked.ticket.cancel()
+        self._release(tracked)
+        if pod_exists and tracked.namespace is not None:
+            ending = self._ending(tracked)
+            lanes.submit(
+                self._lanes.finish,
+                tracked.ref.label,
+                lambda: self._finisher.retire(ending),
+                lambda exc: None,  # retiring is best effort; the next cleanup finds the pod
+            )
+
+    # worker threads: where prepared pods go -------------------------------------------
+    def _dispatch(self, creation: Creation) -> None:
+        """Called by the prepare lane: to admission, or straight to the create lane."""
+        if self._admitter is not None:
+            self._admitter.add(creation)
+        else:
+            self._create(creation)
+
+    def _create(self, creation: Creation) -> None:
+        release = self._admitter.discard if self._admitter is not None else _no_release
+        lanes.submit(
+            self._lanes.create,
+            creation.job.ref.label,
+            lambda: self._launcher.create(creation, release),
+            lambda exc: self._finisher.fail(creation.ending, f"executor error: {exc}"),
+        )
+
+    def _never(self, creation: Creation, why: str) -> None:
+        lanes.submit(
+            self._lanes.finish,
+            creation.job.ref.label,
+            lambda: self._finisher.fail(creation.ending, why),
+            lambda exc: None,
+        )
+
+    def _status_parts(self) -> dict[str, object]:
+        """What the status page shows (called on the publisher's thread)."""
+        waiting = self._admitter.view if self._admitter is not None else ()
+        return {
+            "tracked": len(self._tracked),
+            "waiting": {task.label: task.reason for task in waiting},
+            "ledger": self.w.ledger.snapshot().as_dict() if self.w.ledger is not None else None,
+        }
+
+
+def _no_release(key: Hashable) -> None:
+    """Without admission nothing is reserved."""

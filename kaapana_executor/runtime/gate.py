@@ -1,11 +1,11 @@
 """Admission: prepared tasks wait here until the resource ledger says they fit.
 
-Scheduler-thread only. Each ``decide`` takes one snapshot of the ledger and runs the pure
-admission plan over the waiting tasks; admitted tasks get their room reserved in the ledger
-before their pod is created ("assume, then commit, then roll back": a failed create releases
-it). Planning runs only when something changed (the ledger, the waiting set) or at most every
-``replan_seconds`` (aging changes the order over time), so a quiet scheduler loop pays
-nothing.
+Admitter-thread only (:mod:`.admitter`). Each ``next_pass`` takes one snapshot of the ledger
+and runs the pure admission plan over the waiting tasks; admitted tasks get their room
+reserved in the ledger before their pod is created ("assume, then commit, then roll back":
+a failed create releases it). Planning runs only when something changed (the ledger, the
+waiting set) or at most every ``replan_seconds`` (aging changes the order over time), so a
+quiet admission loop pays nothing.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class AdmissionGate:
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def decide(self) -> Decision:
+    def next_pass(self) -> Decision:
         """One admission pass, if anything could have changed since the last one."""
         now = self._clock()
         if not self._waiting:

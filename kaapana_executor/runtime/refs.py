@@ -23,6 +23,7 @@ class TaskRef:
     executor_config: dict[str, Any] = field(default_factory=dict, hash=False)
     log_path: str | None = None
     priority_weight: int = 1
+    dag_version_id: str | None = None  # the DAG version the try runs (for upstream checks)
 
     @property
     def label(self) -> str:

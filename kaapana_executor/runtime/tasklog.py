@@ -18,6 +18,10 @@ _CRI_TIMESTAMP = re.compile(
 )
 _lock = threading.Lock()
 
+#: Written after a try's container log; a replayed finish (a restarted scheduler finishing the
+#: same try again) sees it and does not append the container's output a second time.
+CONTAINER_LOG_MARK = "kaapana-executor: container log persisted"
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
@@ -44,8 +48,17 @@ class TaskLog:
             [{"timestamp": _now(), "level": level, "event": message, "logger": "kaapana_executor"}]
         )
 
+    def has_container_log(self) -> bool:
+        """Whether this try's container log was persisted already."""
+        if self.path is None or not self.path.exists():
+            return False
+        with _lock, self.path.open(encoding="utf-8", errors="replace") as f:
+            return any(CONTAINER_LOG_MARK in line for line in f)
+
     def container(self, text: str) -> None:
-        """The container's output as read from the pod (``timestamps=True`` lines)."""
+        """The container's output as read from the pod (``timestamps=True`` lines), once."""
+        if self.has_container_log():
+            return
         records = []
         for line in text.splitlines():
             match = _CRI_TIMESTAMP.match(line)
@@ -53,6 +66,10 @@ class TaskLog:
             records.append(
                 {"timestamp": stamp, "level": "info", "event": message, "logger": "container"}
             )
+        mark = f"{CONTAINER_LOG_MARK} ({len(records)} lines)"
+        records.append(
+            {"timestamp": _now(), "level": "info", "event": mark, "logger": "kaapana_executor"}
+        )
         self._write(records)
 
 

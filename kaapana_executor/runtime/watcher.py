@@ -1,9 +1,11 @@
-"""Watch the pods this executor owns (a :class:`~kaapana_executor.k8s.listwatch.ListWatch`).
+"""Watch the pods this executor owns and tell the engine what each one's status means.
 
-A 410 Gone (expired resourceVersion) or any broken stream leads to a fresh list, which also
-reconciles whatever was missed; the thread never dies of an API error (KubernetesExecutor's
-watcher did, leaving slots stuck). Every pod seen is handed to ``on_pod``; deletions to
-``on_deleted``. Callbacks must be cheap: they only enqueue.
+One :class:`~kaapana_executor.k8s.listwatch.ListWatch` (relist on 410 or any error; the thread
+never dies). Each pod is classified here, on the watch thread, into a small
+:class:`~kaapana_executor.runtime.messages.PodChanged`; the scheduler thread never sees a
+V1Pod. The watcher remembers which pods exist (as the API server does: bounded by the
+cluster's own state), so a pod deleted while the watch was broken is reported gone by the
+next list instead of being waited for forever. Callbacks only enqueue.
 """
 
 from __future__ import annotations
@@ -11,34 +13,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes import client
-
+from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.k8s.listwatch import ListWatch
+from kaapana_executor.k8s.podstate import classify
+from kaapana_executor.runtime.messages import Message, PodChanged, PodGone
 
-PodCallback = Callable[[client.V1Pod], None]
+#: Selects the pods of every KaapanaExecutor (the annotation says which task instance).
+POD_SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
+
+
+def pod_changed(pod: Any) -> PodChanged:
+    """The message for one observed pod."""
+    meta = pod.metadata
+    ti_id = (meta.annotations or {}).get(labels.ANN_TI_ID)
+    return PodChanged(meta.name, meta.namespace, ti_id, classify(pod))
 
 
 class PodWatcher:
-    """A daemon thread keeping the executor informed about its pods."""
+    """A daemon thread keeping the engine informed about its pods."""
 
     def __init__(
         self,
         gateway: KubeGateway,
         namespace: str | None,
-        selector: str,
-        on_pod: PodCallback,
-        on_deleted: PodCallback,
+        post: Callable[[Message], None],
         watch_timeout: int = 60,
         backoff: float = 1.0,
     ) -> None:
-        self._on_pod = on_pod
-        self._on_deleted = on_deleted
+        self._post = post
+        self._known: dict[tuple[str, str], str | None] = {}  # (namespace, name) → ti id
         self._loop = ListWatch(
             "kaapana-pod-watcher",
-            lister=lambda: gateway.list_pods(namespace, selector),
+            lister=lambda: gateway.list_pods(namespace, POD_SELECTOR),
             watcher=lambda version, timeout: gateway.watch_pods(
-                namespace, selector, version, timeout
+                namespace, POD_SELECTOR, version, timeout
             ),
             on_list=self._listed,
             on_event=self._event,
@@ -51,7 +60,6 @@ class PodWatcher:
         return self._loop.relists
 
     def start(self) -> None:
-        """Start watching."""
         self._loop.start()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -59,11 +67,22 @@ class PodWatcher:
         self._loop.stop(timeout)
 
     def _listed(self, pods: list[Any]) -> None:
+        listed = {}
         for pod in pods:
-            self._on_pod(pod)
+            message = pod_changed(pod)
+            listed[(message.namespace, message.name)] = message.ti_id
+            self._post(message)
+        for (namespace, name), ti_id in self._known.items():
+            if (namespace, name) not in listed:  # deleted while the watch was down
+                self._post(PodGone(name, ti_id))
+        self._known = listed
 
     def _event(self, kind: str, pod: Any) -> None:
+        message = pod_changed(pod)
+        where = (message.namespace, message.name)
         if kind == "DELETED":
-            self._on_deleted(pod)
+            self._known.pop(where, None)
+            self._post(PodGone(message.name, message.ti_id))
         else:
-            self._on_pod(pod)
+            self._known[where] = message.ti_id
+            self._post(message)

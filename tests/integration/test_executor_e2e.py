@@ -88,6 +88,16 @@ def test_templates_cannot_read_the_schedulers_environment(e2e: E2E) -> None:
     assert e2e.airflow.env["AIRFLOW__API_AUTH__JWT_SECRET"] not in log
 
 
+def test_a_link_to_a_task_that_is_not_upstream_fails_that_task(e2e: E2E) -> None:
+    dag, run = "e2e_sibling", "sibling-1"
+    e2e.rest.wait_for_dag(dag)
+    e2e.rest.trigger(dag, run)
+    assert e2e.rest.wait_run(dag, run) == "failed"
+    states = {t: ti["state"] for t, ti in e2e.rest.task_instances(dag, run).items()}
+    assert states == {"writer": "success", "reader": "failed"}
+    assert "task 'writer' is not upstream of 'reader'" in e2e.rest.log(dag, run, "reader", 1)
+
+
 def test_plugin_shows_the_ledger(e2e: E2E) -> None:
     def published() -> dict[str, Any] | None:
         response = e2e.rest.session.get(

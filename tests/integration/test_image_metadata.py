@@ -470,7 +470,7 @@ def test_the_executors_instance_uses_its_namespaces_pull_secrets(
         namespace=namespace, image_pull_secrets=["pull"], cache_dir=str(tmp_path / "cache")
     )
 
-    metadata = ImageMetadata.from_settings(settings, core_v1)
+    metadata = ImageMetadata.from_settings(settings, KubeGateway(core_v1.api_client))
 
     assert metadata.get(reference).name == "executor"
     assert list((tmp_path / "cache" / "v1" / "manifests" / "sha256").glob("*.json"))

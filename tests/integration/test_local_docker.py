@@ -121,7 +121,9 @@ def test_outputs_land_inputs_are_read_only_and_logs_come_back(
     assert sorted(p.name for p in outputs.iterdir()) == ["copy.txt"]  # stale.txt cleaned
     assert (outputs / "copy.txt").read_text() == "payload\n"
     assert sorted(p.name for p in inputs.iterdir()) == ["a.txt"]
-    default_output = workdir / "kaapana-data" / "r1" / "copy" / "logs" / "greeting.txt"
+    default_output = (
+        workdir / "kaapana-data" / "kaapana-task" / "r1" / "copy" / "logs" / "greeting.txt"
+    )
     assert default_output.read_text() == "hi there\n"
     run = only_record(workdir)
     assert isinstance(run.target, record.DockerTarget)

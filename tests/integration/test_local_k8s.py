@@ -149,7 +149,7 @@ def test_the_same_task_gives_the_same_container_in_docker_and_k8s_mode(
     assert pod["env"] == {"MODE_CHECK": "task", "KEEP": "k"}
     assert pod["mounts"] == [
         ("/in", str(workdir / "in"), True),
-        ("/out", str(workdir / "kaapana-data" / "same" / "check" / "out"), False),
+        ("/out", str(workdir / "kaapana-data" / "kaapana-task" / "same" / "check" / "out"), False),
     ]
 
 

@@ -92,7 +92,7 @@ def engine(settings: ExecutorSettings, gateway: KubeGateway, ledger: Ledger | No
             gateway=gateway,
             reporter=lambda r: InProcessReporter(r.ti_id),
             images=images,
-            upstream=lambda *a: None,
+            upstream=lambda _ref, _task: None,
             log_folder=None,
             watch_namespace=settings.namespace,
             ledger=ledger,
@@ -148,7 +148,7 @@ def drive(eng: Any, keys: set[Any], timeout: float) -> None:
     running = set(keys)
     deadline = time.monotonic() + timeout
     while running and time.monotonic() < deadline:
-        for key, _ in eng.sync(running):
+        for key, _ in eng.sync():
             running.discard(key)
         time.sleep(0.05)
     assert not running, f"{len(running)} tasks never finished"

@@ -166,3 +166,26 @@ def test_validate_with_vars_checks_the_rendered_file(
     assert (
         "t.json: resources.limits.memory: 'lots' is not a valid quantity" in capsys.readouterr().err
     )
+
+
+def test_every_problem_of_one_entry_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Below an ``anyOf`` the best branch's errors are all reported, not only the first."""
+    document = {
+        "name": "t",
+        "image": "i",
+        "taskTemplate": "x",
+        "env": [{"name": "A=B", "value": 1, "extra": True}],
+    }
+    assert main(["validate", str(_write(tmp_path, "t.json", json.dumps(document)))]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "t.json: env[0]: unknown field 'extra' (allowed: name, value)",
+        "t.json: env[0].name: 'A=B' does not match '^[^=]+$'",
+        "t.json: env[0].value: 1 is not of type 'string'",
+    ]
+
+
+def test_the_schema_command_ends_with_a_newline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "task"]) == 0
+    assert capsys.readouterr().out.endswith("}\n")

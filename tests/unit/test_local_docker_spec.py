@@ -18,6 +18,7 @@ from kaapana_executor.local.docker_spec import (
     UnsupportedInDocker,
     container_spec,
 )
+from kaapana_executor.local.prepare import local_policy
 from tests.unit import builders
 
 RUN = RunContext("dag", "run-1", "seg", try_number=2)
@@ -42,7 +43,9 @@ def spec_for(
         **task_fields,
     )
     instance = merge.merge(task, template, "task.json")
-    pod = build_pod(instance, pod_identity(RUN, "main", ti_id="ti-9"), settings or PodSettings())
+    # the pod settings a local run uses unless a test gives its own (the executor's defaults)
+    pod_settings = settings or local_policy("/data", {}, None).pod
+    pod = build_pod(instance, pod_identity(RUN, "main", ti_id="ti-9"), pod_settings, "default")
     return container_spec(pod)
 
 
@@ -117,7 +120,7 @@ def test_other_security_settings_and_what_docker_cannot_apply() -> None:
 def test_an_image_default_command_stays_the_images() -> None:
     template = builders.template_model()
     instance = merge.merge(builders.task(builders.template()), template, "task.json")
-    pod = build_pod(instance, pod_identity(RUN, "main"), PodSettings())
+    pod = build_pod(instance, pod_identity(RUN, "main"), PodSettings(), "default")
 
     spec = container_spec(pod)
 
@@ -129,7 +132,7 @@ def test_a_pvc_volume_cannot_run_in_docker_mode() -> None:
     task_fields = {"outputs": [{"name": "masks", "volume_source": {"pvc": {"claim_name": "c"}}}]}
     template = builders.template_model(outputs=[builders.mount("masks", "/out")])
     instance = merge.merge(builders.task(builders.template(), **task_fields), template, "t")
-    pod = build_pod(instance, pod_identity(RUN, "main"), PodSettings())
+    pod = build_pod(instance, pod_identity(RUN, "main"), PodSettings(), "default")
 
     with pytest.raises(UnsupportedInDocker, match="/out is not a host path"):
         container_spec(pod)

@@ -14,10 +14,11 @@ from kaapana_executor.cli import main
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.contract.templating import RunContext, Variables
 from kaapana_executor.launch.pod import to_dict
+from kaapana_executor.launch.policy import LaunchPolicy
 from kaapana_executor.local.prepare import local_run_id, prepare
 from kaapana_executor.models import ProcessingContainer
 from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, TaskRef
-from kaapana_executor.runtime.spec import build_launch
+from kaapana_executor.runtime.spec import UpstreamConfig, resolve_task
 from tests.unit import builders
 
 PC = builders.processing_container(
@@ -73,7 +74,13 @@ def test_the_local_pod_equals_the_executors_pod(tmp_path: Path) -> None:
     )
     settings = ExecutorSettings(namespace="default", data_root=str(data))
 
-    launch = build_launch(ref, {}, settings, images, lambda *_: {})
+    launch = resolve_task(
+        ref,
+        {},
+        LaunchPolicy.from_settings(settings),
+        images,
+        lambda _ref, _task: UpstreamConfig({}, is_upstream=True),
+    )
     local = prepare(task_file, Variables(env={}, run=run), data, images, ti_id="ti-42")
 
     assert to_dict(local.pod) == to_dict(launch.pod)

@@ -36,7 +36,7 @@ def _pod() -> dict[str, object]:
     )
     instance = merge.merge(t, tmpl, "t.json")
     pod = build_pod(
-        instance, pod_identity(RUN, instance.template, ti_id="uuid-1"), PodSettings(namespace="ns")
+        instance, pod_identity(RUN, instance.template, ti_id="uuid-1"), PodSettings(), "ns"
     )
     return to_dict(pod)
 
@@ -96,20 +96,20 @@ def test_pod_is_deterministic() -> None:
 def test_gpu_tasks_tolerate_the_gpu_taint() -> None:
     tmpl = template_model(resources={"limits": {"nvidia.com/gpu": "1", "memory": "1Gi"}})
     instance = merge.merge(task(), tmpl, "t.json")
-    pod = to_dict(build_pod(instance, pod_identity(RUN, "main"), PodSettings()))
+    pod = to_dict(build_pod(instance, pod_identity(RUN, "main"), PodSettings(), "ns"))
     assert pod["spec"]["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
     plain = merge.merge(task(), template_model(), "t.json")
     assert (
         "tolerations"
-        not in to_dict(build_pod(plain, pod_identity(RUN, "main"), PodSettings()))["spec"]
+        not in to_dict(build_pod(plain, pod_identity(RUN, "main"), PodSettings(), "ns"))["spec"]
     )
 
 
 def test_pin_to_node_requires_the_planned_node() -> None:
     instance = merge.merge(task(), template_model(), "t.json")
-    pod = build_pod(instance, pod_identity(RUN, "main"), PodSettings())
+    pod = build_pod(instance, pod_identity(RUN, "main"), PodSettings(), "ns")
     pin_to_node(pod, "kwok-cpu-2")
     required = to_dict(pod)["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"
@@ -125,8 +125,9 @@ def test_the_executors_labels_win_over_deployment_labels() -> None:
     """Defence in depth behind the contract check: the watcher must always see its pods."""
     instance = merge.merge(task(), template_model(), "t.json")
     hijack = {labels.MANAGED_BY: "someone-else", labels.COMPONENT: "x", "team": "y"}
-    settings = PodSettings(namespace="ns", extra_labels=hijack)
-    meta = to_dict(build_pod(instance, pod_identity(RUN, "main", ti_id="i"), settings))["metadata"]
+    settings = PodSettings(extra_labels=hijack)
+    identity = pod_identity(RUN, "main", ti_id="i")
+    meta = to_dict(build_pod(instance, identity, settings, "ns"))["metadata"]
     assert meta["labels"][labels.MANAGED_BY] == labels.MANAGED_BY_VALUE
     assert meta["labels"][labels.COMPONENT] == labels.COMPONENT_VALUE
     assert meta["labels"]["team"] == "y"

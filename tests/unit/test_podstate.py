@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 
 from kaapana_executor.k8s.podstate import PodPhase, PodStatus, classify
-from kaapana_executor.runtime.decide import decide
+from kaapana_executor.runtime.final import final_state
 from kaapana_executor.runtime.refs import FinalState
 
 
@@ -123,6 +123,18 @@ DECISIONS = [
     ),
     (PodStatus(PodPhase.GONE, "pod deleted"), True, FinalState.UP_FOR_RETRY, "deleted"),
     (
+        PodStatus(PodPhase.GONE, "pod deleted", node="kwok-cpu-2"),
+        True,
+        FinalState.UP_FOR_RETRY,
+        "deleted before its container finished on node kwok-cpu-2",
+    ),
+    (
+        PodStatus(PodPhase.FAILED, "pod failed", None, "kwok-cpu-2"),
+        False,
+        FinalState.FAILED,
+        "failed with no exit code (pod failed) on node kwok-cpu-2",
+    ),
+    (
         PodStatus(PodPhase.IMAGE_PULL_ERROR, "ImagePullBackOff: x"),
         False,
         FinalState.FAILED,
@@ -139,11 +151,11 @@ DECISIONS = [
 
 @pytest.mark.parametrize(("status", "retry", "state", "text"), DECISIONS)
 def test_decide(status: PodStatus, retry: bool, state: FinalState, text: str) -> None:
-    decided, sentence = decide(status, retry, memory_limit="64Mi")
+    decided, sentence = final_state(status, retry, memory_limit="64Mi")
     assert decided is state
     assert text in sentence
 
 
 def test_decide_rejects_non_final() -> None:
     with pytest.raises(ValueError, match="not a final pod state"):
-        decide(PodStatus(PodPhase.RUNNING), True)
+        final_state(PodStatus(PodPhase.RUNNING), True)

@@ -13,10 +13,12 @@ from kaapana_executor.contract import documents
 from kaapana_executor.contract.schema import Kind
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.errors import ContractError
+from kaapana_executor.launch.pipeline import Launch, ProcessingContainerSource
 from kaapana_executor.launch.pod import to_dict
+from kaapana_executor.launch.policy import LaunchPolicy, SpecError
 from kaapana_executor.models import ProcessingContainer
 from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, TaskRef
-from kaapana_executor.runtime.spec import SpecError, build_launch
+from kaapana_executor.runtime.spec import UpstreamConfig, UpstreamConfigLookup, resolve_task
 
 # Our own processing-container.json in the shape of Kaapana's dummy (two templates, two channels).
 PC_TEXT = json.dumps(
@@ -89,9 +91,21 @@ def ref(task_id: str, document: dict[str, Any], try_number: int = 1) -> TaskRef:
     )
 
 
-def lookup(dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any] | None:
+def lookup(linking: TaskRef, task_id: str) -> UpstreamConfig | None:
     upstream = {**UPSTREAM, "outputs": [{"name": "channel1"}, {"name": "channel2"}]}
-    return {"upstream": config(upstream)}.get(task_id)
+    found = {"upstream": config(upstream), "sibling": config(upstream)}.get(task_id)
+    return None if found is None else UpstreamConfig(found, is_upstream=task_id == "upstream")
+
+
+def build_launch(
+    ref: TaskRef,
+    conf: dict[str, Any],
+    settings: ExecutorSettings,
+    images: ProcessingContainerSource,
+    upstream: UpstreamConfigLookup,
+) -> Launch:
+    """What the executor's launcher resolves for ``ref`` with ``settings``."""
+    return resolve_task(ref, conf, LaunchPolicy.from_settings(settings), images, upstream)
 
 
 SETTINGS = ExecutorSettings(
@@ -187,10 +201,11 @@ def test_invalid_choice_from_user_input_fails_with_reason() -> None:
         },
         "pc",
     )
+    assert isinstance(pc, ProcessingContainer)
     document = {"name": "t", "image": "x", "taskTemplate": "main"}
     conf = {"task_form": {"t": {"env": {"MODE": "z"}}}}
     with pytest.raises(ContractError, match="'z' is not a valid choice for MODE"):
-        build_launch(ref("t", document), conf, SETTINGS, lambda _: pc, lookup)  # type: ignore[arg-type,return-value]
+        build_launch(ref("t", document), conf, SETTINGS, lambda _: pc, lookup)
 
 
 def test_link_to_missing_task_or_channel() -> None:
@@ -258,9 +273,49 @@ def test_scale_rule_reads_local_view_of_inputs(tmp_path: Path) -> None:
     }
 
 
+def test_a_link_to_a_task_that_is_not_upstream_is_refused() -> None:
+    """A sibling's outputs may still be written or cleaned while this task would read them."""
+    sibling = {
+        **DOWNSTREAM,
+        "inputs": [
+            {"name": "channel1", "from": {"task": "sibling", "channel": "channel1"}},
+            {"name": "channel2", "from": {"task": "upstream", "channel": "channel2"}},
+        ],
+    }
+    with pytest.raises(ContractError) as refused:
+        build_launch(ref("downstream", sibling), {}, SETTINGS, images, lookup)
+    assert refused.value.lines() == [
+        "t.json: inputs[0].from.task: task 'sibling' is not upstream of 'downstream' in DAG "
+        "'dummy': its outputs may still be written or cleaned while this task reads them"
+    ]
+
+
 def test_missing_executor_config() -> None:
     bare = TaskRef(
         key=("x",), ti_id="i", token="t", run=RunContext("d", "r", "x"), executor_config={}
     )
     with pytest.raises(SpecError, match="KaapanaTaskOperator"):
         build_launch(bare, {}, SETTINGS, images, lookup)
+
+
+def test_transitive_upstreams_from_the_serialized_edges() -> None:
+    from kaapana_executor.airflow_compat import transitive_upstreams
+
+    found = transitive_upstreams({"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": [], "e": []})
+    assert found == {
+        "a": frozenset(),
+        "b": frozenset({"a"}),
+        "c": frozenset({"a"}),
+        "d": frozenset({"a", "b", "c"}),
+        "e": frozenset(),
+    }
+
+
+def test_a_user_input_env_entry_without_a_name_is_an_error_not_dropped() -> None:
+    conf = {"task_form": {"downstream": {"env": [{"value": "9"}, {"name": "MODE", "value": "x"}]}}}
+    with pytest.raises(ContractError) as refused:
+        build_launch(ref("downstream", DOWNSTREAM), conf, SETTINGS, images, lookup)
+    assert refused.value.lines() == [
+        "dag_run.conf: task_form.downstream.env[0]: an env entry must be an object with a "
+        "'name' (and a 'value')"
+    ]

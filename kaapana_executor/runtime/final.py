@@ -6,7 +6,7 @@ from kaapana_executor.k8s.podstate import PodPhase, PodStatus
 from kaapana_executor.runtime.refs import FinalState
 
 
-def decide(
+def final_state(
     status: PodStatus, should_retry: bool, memory_limit: str | None = None
 ) -> tuple[FinalState, str]:
     """(state, sentence for the task log) for a terminal or timed-out pod status."""
@@ -22,12 +22,18 @@ def decide(
     if phase is PodPhase.OOM_KILLED:
         limit = f" at its memory limit {memory_limit}" if memory_limit else ""
         return failed, f"container was OOMKilled{limit} (exit code {status.exit_code})"
+    where = f" on node {status.node}" if status.node else ""
     if phase is PodPhase.FAILED:
         code = f"exit code {status.exit_code}" if status.exit_code is not None else "no exit code"
         detail = f" ({status.reason})" if status.reason else ""
-        return failed, f"container failed with {code}{detail}"
+        # Without an exit code the container never ended by itself: say where it was, the
+        # usual cause is the node (deleted, lost, evicting).
+        return (
+            failed,
+            f"container failed with {code}{detail}{where if status.exit_code is None else ''}",
+        )
     if phase is PodPhase.GONE:
-        return failed, "pod was deleted before its container finished"
+        return failed, f"pod was deleted before its container finished{where}"
     if phase.stuck:
         return failed, f"pod could not start: {status.describe()}"
     raise ValueError(f"{phase} is not a final pod state")
