@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from kaapana_executor.runtime.refs import ReportRejected, TaskRef, TaskReporter
 from kaapana_executor.runtime.state import Outcome, Tracked
 from kaapana_executor.runtime.tasklog import TaskLog
 from kaapana_executor.runtime.watcher import PodWatcher
-from kaapana_executor.status import write_status
+from kaapana_executor.status import StatusSource, publish_status
 
 log = logging.getLogger(__name__)
 
@@ -256,20 +255,9 @@ class Engine:
         if self.w.status_file is None or now - self._published_at < self.w.status_interval:
             return
         self._published_at = now
-        waiting = {}
-        if self._gate is not None:
-            waiting = {
-                self._tracked[k].ref.label: why
-                for k, why in self._gate.last_waiting.items()
-                if k in self._tracked
-            }
-        status = {
-            "time": datetime.now(timezone.utc).isoformat(),
-            "tracked": len(self._tracked),
-            "waiting": waiting,
-            "ledger": self.w.ledger.snapshot().as_dict() if self.w.ledger is not None else None,
-        }
-        self._pool.submit(write_status, self.w.status_file, status)
+        runs = {k: t.ref.run for k, t in self._tracked.items()}
+        source = StatusSource.take(self._gate, runs, self.w.ledger)
+        self._pool.submit(publish_status, self.w.status_file, source)
 
     def _admit(self) -> None:
         """One admission pass: create what fits, fail what never will, say why others wait."""
