@@ -158,7 +158,11 @@ class StatusSource:
     def take(
         cls, gate: QueueLike | None, runs: Mapping[Any, RunLike], ledger: Ledger | None
     ) -> StatusSource:
-        """``runs``: every tracked task's run context, by the gate's keys."""
+        """``runs``: every tracked task's run context, by the gate's keys (a fresh dict).
+
+        ``last_waiting`` is shared, not copied: the gate replaces it on each pass and never
+        changes it in place, so the worker reads a consistent mapping.
+        """
         return cls(
             runs=runs,
             queue=gate.queue() if gate is not None else (),

@@ -94,6 +94,10 @@ def run(task_id: str, run_id: str = "manual__status-1", map_index: int = -1) -> 
 
 
 def test_endpoints_need_a_login_and_the_view_permission(ui: UI) -> None:
+    viewer = ui.rest.token("viewer", USERS["viewer"][1])
+    ui.status_file.unlink(missing_ok=True)
+    missing = ui.get("/kaapana-executor/", viewer)
+    assert missing.status_code == 503 and "No status published yet" in missing.text
     ledger = Ledger()
     ledger.replace_all([], [], [])
     runs = {"seen": run("upstream"), "hidden": RunContext("no-such-dag", "r", "t")}
