@@ -2,16 +2,21 @@
 
 Airflow here is an api-server and a dag-processor (the example DAGs, so the DAG ids exist
 for the auth manager), with the simple auth manager's users ``admin`` (Admin), ``viewer``
-(Viewer) and ``nobody`` (no role, so no permission). The status document is the one the
-executor publishes: a real ``Ledger`` fed by the ``LedgerWatcher`` from the local cluster's
-KWOK nodes, a real ``AdmissionGate`` deciding, written through ``publish_status`` into the
-api-server's log folder. The screenshot is kept in ``test-artifacts/`` (git-ignored).
+(Viewer) and ``nobody`` (no role, so no permission); a second one runs in multi-team mode
+(one DAG bundle per team, a viewer in each) for the per-DAG filtering. The status
+document is the one the executor publishes: a real ``Ledger`` fed by the ``LedgerWatcher``
+from the local cluster's KWOK nodes, a real ``AdmissionGate`` deciding, written through
+``publish_status`` into the api-server's log folder. The screenshot is kept in
+``test-artifacts/`` (git-ignored).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +34,15 @@ from kaapana_executor.ledger.watch import LedgerWatcher
 from kaapana_executor.runtime.gate import AdmissionGate
 from kaapana_executor.runtime.kube import KubeGateway
 from kaapana_executor.status import StatusSource, publish_status, status_path
-from tests.support.airflow import EXAMPLE_DAGS, AirflowRest, LocalAirflow, running_airflow
+from tests.support.airflow import (
+    EXAMPLE_DAGS,
+    AirflowRest,
+    LocalAirflow,
+    airflow_env,
+    free_port,
+    prepare_home,
+    running_airflow,
+)
 from tests.support.browser import chromium
 from tests.support.cluster import Cluster
 from tests.support.nodes import TrackedNodes
@@ -259,3 +272,66 @@ def test_page_in_a_browser_shows_nodes_and_the_queue(
         WebDriverWait(browser, 60).until(
             lambda b: b.find_elements(By.CSS_SELECTOR, f'[data-node="{node.name}"]')
         )
+
+
+TEAM_DAGS = {"team_a": "kaapana_dummy", "team_b": "kaapana_fan_in"}
+
+
+@pytest.fixture(scope="module")
+def teams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
+    """Airflow in multi-team mode: one DAG bundle per team, a viewer in each team."""
+    home = tmp_path_factory.mktemp("airflow-teams")
+    prepare_home(home, [EXAMPLE_DAGS])
+    bundles = []
+    for team, dag in TEAM_DAGS.items():
+        folder = home / "bundles" / team
+        folder.mkdir(parents=True)
+        shutil.copy(home / "dags" / f"{dag}.py", folder)
+        shutil.copytree(home / "dags" / "tasks", folder / "tasks", dirs_exist_ok=True)
+        local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+        bundles.append(
+            {"name": team, "classpath": local, "kwargs": {"path": str(folder)}, "team_name": team}
+        )
+    extra = {
+        "AIRFLOW__CORE__MULTI_TEAM": "True",
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+    }
+    users = {
+        "admin": ("admin", "admin"),
+        "alice": ("viewer:team_a", "a"),
+        "bob": ("viewer:team_b", "b"),
+    }
+    port = free_port()
+    env = airflow_env(home, port, {}, extra, users)
+    airflow = LocalAirflow(home, env, port, components=("api-server", "dag-processor"))
+    airflow.migrate()
+    command = [str(Path(sys.executable).parent / "airflow"), "teams", "sync"]  # from the bundles
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+    try:
+        rest = airflow.start()
+        for dag in TEAM_DAGS.values():
+            rest.wait_for_dag(dag)
+        yield UI(airflow, rest)
+    finally:
+        airflow.stop()
+
+
+def test_a_viewer_sees_waiting_tasks_of_their_teams_dags_only(teams: UI) -> None:
+    ledger = Ledger()
+    ledger.replace_all([], [], [])
+    runs = {team: RunContext(dag, "manual__t", "task") for team, dag in TEAM_DAGS.items()}
+    gate = AdmissionGate(ledger, Clock(0.0))
+    for key in runs:
+        gate.add(key, pod_manifest(key.replace("_", "-"), requests={"cpu": "1"}), priority=1)
+    gate.decide()
+    publish_status(teams.status_file, StatusSource.take(gate, runs, ledger))
+
+    for user, password, dag in (("alice", "a", "kaapana_dummy"), ("bob", "b", "kaapana_fan_in")):
+        shown = teams.get("/kaapana-executor/status.json", teams.rest.token(user, password))
+        assert shown.status_code == 200, shown.text
+        assert [t["dag_id"] for t in shown.json()["waiting"]] == [dag], user
+        assert shown.json()["hidden_waiting"] == 1
+    page = teams.get("/kaapana-executor/", teams.rest.token("alice", "a"))
+    assert "1 more waiting task(s) belong to DAGs you may not read" in page.text
+    admin = teams.get("/kaapana-executor/status.json", teams.rest.token("admin", "admin"))
+    assert sorted(t["dag_id"] for t in admin.json()["waiting"]) == sorted(TEAM_DAGS.values())
