@@ -14,6 +14,9 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Kaapana executor",
         "description": "Runs Kaapana processing containers as Kubernetes pods.",
         "executors": ["kaapana_executor.KaapanaExecutor"],
+        # Airflow's CLI imports every executor that declares no "cli" section, looking for
+        # its commands, and warns on stdout of every command (`airflow config list` too).
+        "cli": ["kaapana_executor.provider.get_cli_commands"],
         "config": {
             SECTION: {
                 "description": "KaapanaExecutor: processing-container pods on Kubernetes.",
@@ -21,3 +24,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         },
     }
+
+
+def get_cli_commands() -> list[Any]:
+    """No ``airflow`` subcommands: the task API has its own CLI (``kaapana-task``)."""
+    return []

@@ -30,7 +30,7 @@ every later task of that shape waits with the same reason at the cost of a dict 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
@@ -81,6 +81,52 @@ def effective_priority(demand: Demand, now: float, policy: Policy) -> int:
     return demand.priority + int(max(0.0, now - demand.arrival) // policy.aging_seconds)
 
 
+def order_key(now: float, policy: Policy) -> Callable[[Waiting[K]], tuple[int, float]]:
+    """The sort key of the admission order at ``now``: effective priority, then arrival.
+
+    One closure shared by ``plan`` and ``queue``, so the status page shows the order the
+    plan uses (inlined arithmetic: it runs once per waiting task per pass).
+    """
+    aging = policy.aging_seconds
+
+    def key(item: Waiting[K]) -> tuple[int, float]:
+        demand = item.demand
+        if aging > 0:
+            return (-demand.priority - int(max(0.0, now - demand.arrival) // aging), demand.arrival)
+        return (-demand.priority, demand.arrival)
+
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Queued(Generic[K]):
+    """A waiting task as the status page shows it: its place in the order and since when."""
+
+    key: K
+    demand: Demand
+    position: int  # 1 = the head of the queue
+    effective_priority: int
+    waited: float  # seconds since it started waiting
+
+
+def queue(
+    waiting: Sequence[Waiting[K]], now: float, policy: Policy | None = None
+) -> list[Queued[K]]:
+    """The waiting tasks in the order ``plan`` considers them (read-only; no planning)."""
+    policy = policy or Policy()
+    ordered = sorted(waiting, key=order_key(now, policy))
+    return [
+        Queued(
+            item.key,
+            item.demand,
+            position,
+            effective_priority(item.demand, now, policy),
+            max(0.0, now - item.demand.arrival),
+        )
+        for position, item in enumerate(ordered, start=1)
+    ]
+
+
 def plan(
     waiting: Sequence[Waiting[K]], snapshot: Snapshot, now: float, policy: Policy | None = None
 ) -> Plan[K]:
@@ -91,16 +137,8 @@ def plan(
         reason = NOT_SYNCED if not snapshot.synced else NO_NODES
         result.waiting = {item.key: reason for item in waiting}
         return result
-    aging = policy.aging_seconds
-
-    def order(item: Waiting[K]) -> tuple[int, float]:
-        demand = item.demand
-        if aging > 0:
-            return (-demand.priority - int(max(0.0, now - demand.arrival) // aging), demand.arrival)
-        return (-demand.priority, demand.arrival)
-
     state = _Pass(snapshot)
-    for item in sorted(waiting, key=order):
+    for item in sorted(waiting, key=order_key(now, policy)):
         verdict, text = state.decide(item.demand)
         if verdict is _Verdict.ADMIT:
             result.admit.append((item.key, text))

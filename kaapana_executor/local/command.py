@@ -42,7 +42,6 @@ from kaapana_executor.local.prepare import (
 from kaapana_executor.models import ProcessingContainer
 
 EXIT_INTERRUPTED = 130
-RECORD_DIR = Path("kaapana-runs")
 
 
 class Mode(str, enum.Enum):
@@ -83,7 +82,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("kaapana-data"),
         help="unbound outputs go to DATA/RUN/TASK/CHANNEL (default: ./kaapana-data)",
     )
-    parser.add_argument("--record", type=Path, help=f"default: {RECORD_DIR}/<name>.json")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help=f"the run record (default: <runs>/<name>.json; runs: ${record.RUNS_DIR_ENV}, "
+        "else $XDG_STATE_HOME/kaapana-task/runs, i.e. ~/.local/state/kaapana-task/runs)",
+    )
     parser.add_argument("--namespace", help="k8s (default: the task's config.namespace, default)")
     parser.add_argument("--kubeconfig", help="k8s (default: $KUBECONFIG, ~/.kube/config)")
     parser.add_argument(
@@ -93,7 +97,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_logs_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``kaapana-task logs``."""
-    parser.add_argument("record", type=Path, metavar="RUN_RECORD")
+    parser.add_argument(
+        "record",
+        type=record.find,
+        metavar="RUN_RECORD",
+        help="a record file, or a run's name (looked up in the runs directory)",
+    )
     parser.add_argument("--follow", action="store_true", help="until the container exits")
 
 
@@ -187,7 +196,7 @@ def run(args: argparse.Namespace, variables: Variables, parser: argparse.Argumen
         namespace=args.namespace,
         conf=read_conf(args.conf),
     )
-    path = args.record or RECORD_DIR / f"{prepared.name}.json"
+    path = args.record or record.runs_dir() / f"{prepared.name}.json"
     watch = args.watch or args.monitor_container
     try:
         if mode is Mode.DOCKER:

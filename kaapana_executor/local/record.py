@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,6 +20,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from kaapana_executor.contract.instance import TaskInstance
 from kaapana_executor.errors import KaapanaError
 from kaapana_executor.resources.scale import ScaleResult
+
+#: Where ``kaapana-task run`` keeps its records unless ``--record FILE`` names one.
+RUNS_DIR_ENV = "KAAPANA_TASK_RUNS"
+
+
+def runs_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """``$KAAPANA_TASK_RUNS``, else ``$XDG_STATE_HOME/kaapana-task/runs`` (XDG's default
+    ``~/.local/state``): records are state a later command reads, never files the user
+    asked for in their working directory."""
+    if environ.get(RUNS_DIR_ENV):
+        return Path(environ[RUNS_DIR_ENV]).expanduser()
+    state = environ.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
+    return Path(state) / "kaapana-task" / "runs"
+
+
+def find(name: str, environ: Mapping[str, str] = os.environ) -> Path:
+    """A record given as a path, or as a run's name (``NAME`` or ``NAME.json``) in ``runs_dir``."""
+    path = Path(name)
+    if path.exists() or path.parent != Path("."):
+        return path
+    candidate = runs_dir(environ) / (name if name.endswith(".json") else f"{name}.json")
+    return candidate if candidate.exists() else path
 
 
 class _Frozen(BaseModel):

@@ -3,7 +3,8 @@
 The scheduler's executor writes its status (the resource ledger's snapshot: per node
 capacity, requested, reserved and free; the waiting tasks with their reasons) to a file
 next to the task logs, which the api-server shares; this plugin serves it under
-``/kaapana-executor/``. Registered through the ``airflow.plugins`` entry point
+``/kaapana-executor/`` to logged-in users with Airflow's permission to view the cluster
+(``plugin/app.py`` says which and why). Registered through the ``airflow.plugins`` entry point
 (``plugins/kaapana_executor_plugin.py`` does the same for a plugins folder).
 """
 
@@ -25,6 +26,7 @@ class KaapanaExecutorPlugin(AirflowPlugin):  # type: ignore[misc]  # Airflow is 
         {
             "name": "Kaapana executor",
             "href": f"{URL_PREFIX}/",
+            "url_route": "kaapana-executor",  # shown inside the Airflow UI (an iframe)
             "destination": "nav",
             "category": "admin",
         }

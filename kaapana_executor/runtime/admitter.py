@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.launch.pod import pin_to_node
+from kaapana_executor.ledger.admission import Queued
 from kaapana_executor.runtime.gate import AdmissionGate, Decision
 from kaapana_executor.runtime.launcher import Creation
 
@@ -23,13 +25,16 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class WaitingTask:
-    """One task waiting for room, as the status page shows it."""
+class AdmissionView:
+    """The queue as the status page shows it: immutable, built on the admitter's thread
+    (the gate is not thread-safe), read by the status publisher."""
 
-    key: Hashable
-    label: str
-    reason: str
-    position: int
+    queued: tuple[Queued[Hashable], ...] = ()
+    last_waiting: Mapping[Hashable, str] = field(default_factory=dict)
+    runs: Mapping[Hashable, RunContext] = field(default_factory=dict)  # waiting and admitted
+
+    def queue(self) -> Sequence[Queued[Hashable]]:
+        return self.queued
 
 
 class Admitter:
@@ -51,8 +56,10 @@ class Admitter:
         self._stop = threading.Event()
         self._waiting: dict[Hashable, Creation] = {}
         self._reasons: dict[Hashable, str] = {}
+        self._runs: dict[Hashable, RunContext] = {}  # waiting or admitted, until discarded
+        self._view_wanted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kaapana-admitter", daemon=True)
-        self.view: tuple[WaitingTask, ...] = ()  # replaced after each pass (status page)
+        self.view = AdmissionView()  # replaced when the status publisher asks
 
     def start(self) -> None:
         self._thread.start()
@@ -73,6 +80,11 @@ class Admitter:
         self._ops.append((key, None))
         self._wake.set()
 
+    def request_view(self) -> None:
+        """Ask for a fresh :attr:`view` (built on the admitter's next iteration)."""
+        self._view_wanted.set()
+        self._wake.set()
+
     def __len__(self) -> int:
         return len(self._waiting)
 
@@ -83,8 +95,18 @@ class Admitter:
             try:
                 self._apply_ops()
                 self._act(self.gate.next_pass())
+                if self._view_wanted.is_set():
+                    self._view_wanted.clear()
+                    queued = tuple(self.gate.queue())
+                    self.view = AdmissionView(
+                        queued, dict(self.gate.last_waiting), dict(self._runs)
+                    )
             except Exception:  # the loop must outlive any one bad pass
                 log.exception("kaapana-executor: admission pass failed")
+
+    def _fresh_view(self) -> AdmissionView:
+        queued = tuple(self.gate.queue())
+        return AdmissionView(queued, dict(self.gate.last_waiting), dict(self._runs))
 
     def _apply_ops(self) -> None:
         while self._ops:
@@ -92,9 +114,11 @@ class Admitter:
             if creation is None:
                 self._waiting.pop(key, None)
                 self._reasons.pop(key, None)
+                self._runs.pop(key, None)
                 self.gate.discard(key)
             elif not creation.job.ticket.cancelled:
                 self._waiting[key] = creation
+                self._runs[key] = creation.job.ref.run
                 self.gate.add(key, creation.launch.pod, creation.job.ref.priority_weight)
                 creation.job.log.event("waiting for the resource ledger's admission")
 
@@ -107,15 +131,10 @@ class Admitter:
             self._admitted(creation)
         for key, why in decision.never.items():
             self._reasons.pop(key, None)
+            self._runs.pop(key, None)
             self._never(self._waiting.pop(key), f"cannot run on this cluster: {why}")
         for key, reason in decision.waiting.items():
             waiting = self._waiting.get(key)
             if waiting is not None and self._reasons.get(key) != reason:
                 self._reasons[key] = reason
                 waiting.job.log.event(f"waiting for resources: {reason}")
-        if decision.admit or decision.never or decision.waiting:
-            self.view = tuple(
-                WaitingTask(key, self._waiting[key].job.ref.label, reason, position)
-                for position, (key, reason) in enumerate(decision.waiting.items(), 1)
-                if key in self._waiting
-            )

@@ -50,6 +50,7 @@ from kaapana_executor.runtime.ticket import LaunchTicket, Stage
 from kaapana_executor.runtime.timers import TimerKind, Timers
 from kaapana_executor.runtime.tracked import Launched, Outcome, Tracked
 from kaapana_executor.runtime.watcher import PodWatcher
+from kaapana_executor.status import StatusSource
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Engine:
                 wiring.gateway, wiring.ledger, resync=settings.ledger_resync_seconds
             )
         self._publisher = StatusPublisher(
-            wiring.status_file, wiring.status_interval, self._status_parts
+            wiring.status_file, wiring.status_interval, self._status_source
         )
 
     # lifecycle -------------------------------------------------------------------------
@@ -382,14 +383,14 @@ class Engine:
             lambda exc: None,
         )
 
-    def _status_parts(self) -> dict[str, object]:
-        """What the status page shows (called on the publisher's thread)."""
-        waiting = self._admitter.view if self._admitter is not None else ()
-        return {
-            "tracked": len(self._tracked),
-            "waiting": {task.label: task.reason for task in waiting},
-            "ledger": self.w.ledger.snapshot().as_dict() if self.w.ledger is not None else None,
-        }
+    def _status_source(self) -> StatusSource:
+        """What the status page shows, from immutable pieces (on the publisher's thread)."""
+        view = None
+        if self._admitter is not None:
+            self._admitter.request_view()  # the next publish shows a fresher one
+            view = self._admitter.view
+        runs = view.runs if view is not None else {}
+        return StatusSource.take(view, runs, self.w.ledger, tracked=len(self._tracked))
 
 
 def _no_release(key: Hashable) -> None:

@@ -72,6 +72,11 @@ class AdmissionGate:
     def __len__(self) -> int:
         return len(self._waiting)
 
+    def queue(self) -> list[admission.Queued[Hashable]]:
+        """The waiting tasks in admission order now (read-only, for the status page)."""
+        waiting = [admission.Waiting(k, e.demand) for k, e in self._waiting.items()]
+        return admission.queue(waiting, self._clock(), self._policy)
+
     def next_pass(self) -> Decision:
         """One admission pass, if anything could have changed since the last one."""
         now = self._clock()

@@ -106,6 +106,7 @@ def test_plugin_shows_the_ledger(e2e: E2E) -> None:
         return response.json() if response.status_code == 200 else None
 
     status = wait_until(published, 60, "the executor's published status")
+    assert (status["version"], status["admission"]) == (2, True)
     nodes = {n["name"]: n for n in status["ledger"]["nodes"]}
     assert nodes, status
     assert all({"allocatable", "requested", "reserved", "free"} <= set(n) for n in nodes.values())

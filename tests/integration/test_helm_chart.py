@@ -177,6 +177,23 @@ def test_derived_options_cannot_be_set_twice(tools: Tools) -> None:
     assert "config.namespace: set it with the top-level value" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("config.heartbeat_interval=-1", "at '/config/heartbeat_interval'"),
+        ("config.pod_deletion=sometimes", "value must be one of 'always', 'on_success', 'never'"),
+        ("config.heartbat_interval=5", "additional properties 'heartbat_interval' not allowed"),
+        ("allowedNamespaces[0]=Bad_NS", "at '/allowedNamespaces/0'"),
+        ("serviceAccount.create=maybe", "at '/serviceAccount/create': got string, want boolean"),
+    ],
+)
+def test_helm_refuses_values_outside_the_schema(tools: Tools, value: str, problem: str) -> None:
+    result = tools.attempt("helm", "template", "r", str(CHART), "--set", value)
+    assert result.returncode != 0
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert problem in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("ledger", [True, False])
 def test_rendered_chart_is_accepted_by_the_api_server(
     tools: Tools, namespace: str, pods_namespace: str, ledger: bool

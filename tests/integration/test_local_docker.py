@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from kaapana_executor.cli import main
 from kaapana_executor.local import record
 from tests.support.local_images import IMAGE
+from tests.support.podman import service_workdir
 
 MiB = 2**20
 
@@ -22,11 +24,16 @@ MiB = 2**20
 def workdir(
     tmp_path: Path, podman_runner_api: str, busybox_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """A working directory (run records, default data dir) with DOCKER_HOST on podman."""
+    """A working directory (the default data dir) with DOCKER_HOST on podman; run records
+    go to ``$XDG_STATE_HOME/kaapana-task/runs`` with XDG_STATE_HOME beside it."""
     assert busybox_image == IMAGE
     monkeypatch.setenv("DOCKER_HOST", podman_runner_api)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv(record.RUNS_DIR_ENV, raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
 
 
 def write_task(directory: Path, name: str, document: dict[str, Any]) -> Path:
@@ -35,9 +42,14 @@ def write_task(directory: Path, name: str, document: dict[str, Any]) -> Path:
     return path
 
 
+def record_path(directory: Path) -> Path:
+    """The one run record of the test (``directory`` is its working directory)."""
+    (path,) = (directory.parent / "state" / "kaapana-task" / "runs").glob("*.json")
+    return path
+
+
 def only_record(directory: Path) -> record.RunRecord:
-    (path,) = (directory / "kaapana-runs").glob("*.json")
-    return record.load(path)
+    return record.load(record_path(directory))
 
 
 def test_peak_memory_of_a_100_mib_allocation_and_the_scale_rule_warning(
@@ -75,14 +87,18 @@ def test_peak_memory_of_a_100_mib_allocation_and_the_scale_rule_warning(
     assert "warning: the ScaleRule of input data under-provisions: peak" in err
 
 
-def test_over_the_memory_limit_is_oom_killed_and_exits_137(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
+def test_over_the_memory_limit_is_oom_killed_and_no_file_lands_in_a_working_directory(
+    workdir: Path,
+    podman_runner_api: str,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    tasks = workdir.parent / "tasks"  # the user's files live elsewhere: cwd starts empty
+    tasks.mkdir()
     task = write_task(
-        workdir,
-        "greedy",
-        {"taskTemplate": "alloc", "resources": {"limits": {"memory": "50Mi"}}},
+        tasks, "greedy", {"taskTemplate": "alloc", "resources": {"limits": {"memory": "50Mi"}}}
     )
+    started = time.time()
 
     code = main(["run", str(task), "--mode", "docker", "--watch"])
 
@@ -92,6 +108,15 @@ def test_over_the_memory_limit_is_oom_killed_and_exits_137(
     run = only_record(workdir)
     assert (run.exit_code, run.reason, run.memory_limit_bytes) == (137, "OOMKilled", 50 * MiB)
     assert run.peak_memory_bytes is not None and run.peak_memory_bytes <= 50 * MiB
+    assert f"run record {record_path(workdir)}" in err
+    assert list(workdir.iterdir()) == []  # the CLI's working directory
+    # conmon writes an ``oom`` marker into its working directory, inherited from the podman
+    # service: that is the service's own directory, not where the tests were started
+    started_in = request.config.invocation_params.dir / "oom"
+    written = started_in.exists() and started_in.stat().st_mtime >= started - 1
+    assert not written, f"{started_in} was written by this run"
+    service = service_workdir(Path(podman_runner_api.removeprefix("unix://")).parent)
+    assert (service / "oom").exists()
 
 
 def test_outputs_land_inputs_are_read_only_and_logs_come_back(
@@ -130,7 +155,7 @@ def test_outputs_land_inputs_are_read_only_and_logs_come_back(
     container = docker_client.containers.get(run.target.container_id)
     assert container.attrs["State"]["ExitCode"] == 0
 
-    code = main(["logs", str(next((workdir / "kaapana-runs").glob("*.json")))])
+    code = main(["logs", record_path(workdir).stem])  # a run's name finds its record
 
     again, err = capsys.readouterr()
     assert code == 0
@@ -146,7 +171,7 @@ def test_without_watch_the_run_starts_and_logs_follow_it(
     )
 
     assert main(["run", str(task), "--mode", "docker"]) == 0
-    (path,) = (workdir / "kaapana-runs").glob("*.json")
+    path = record_path(workdir)
     assert only_record(workdir).exit_code is None  # not watched: the end is not recorded
     capsys.readouterr()
 

@@ -35,8 +35,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: The simple auth manager's users: name -> (role, password); role "" means no permission.
+Users = Mapping[str, tuple[str, str]]
+DEFAULT_USERS: Users = {USER: ("admin", PASSWORD)}
+
+
 def airflow_env(
-    home: Path, port: int, kaapana: Mapping[str, str], extra: Mapping[str, str] = {}
+    home: Path,
+    port: int,
+    kaapana: Mapping[str, str],
+    extra: Mapping[str, str] = {},
+    users: Users = DEFAULT_USERS,
 ) -> dict[str, str]:
     """Environment for all three components (they must agree on secrets and the executor)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
@@ -44,14 +53,16 @@ def airflow_env(
         (home / ".secret").read_text() if (home / ".secret").exists() else secrets.token_hex(16)
     )
     (home / ".secret").write_text(secret)
-    (home / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
+    (home / "passwords.json").write_text(json.dumps({u: p for u, (_, p) in users.items()}))
     settings = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "kaapana_executor.KaapanaExecutor",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{u}:{r}" for u, (r, _) in users.items()
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
@@ -77,12 +88,18 @@ class AirflowRest:
     base_url: str
     session: requests.Session = field(default_factory=requests.Session)
 
-    def login(self) -> None:
+    def login(self, username: str = USER, password: str = PASSWORD) -> None:
+        self.session.headers["Authorization"] = f"Bearer {self.token(username, password)}"
+
+    def token(self, username: str = USER, password: str = PASSWORD) -> str:
+        """A JWT for ``username`` from the simple auth manager's ``/auth/token``."""
         response = requests.post(
-            f"{self.base_url}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=30
+            f"{self.base_url}/auth/token",
+            json={"username": username, "password": password},
+            timeout=30,
         )
         response.raise_for_status()
-        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return str(response.json()["access_token"])
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.session.request(
@@ -169,6 +186,7 @@ class LocalAirflow:
     env: dict[str, str]
     port: int
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    components: tuple[str, ...] = COMPONENTS
 
     @property
     def url(self) -> str:
@@ -207,7 +225,7 @@ class LocalAirflow:
 
     def start(self, timeout: float = 120) -> AirflowRest:
         self.migrate()
-        for component in COMPONENTS:
+        for component in self.components:
             self._spawn(component)
         rest = AirflowRest(self.url)
         wait_until(self._healthy, timeout, "the Airflow api-server")
@@ -247,12 +265,18 @@ def prepare_home(home: Path, dag_dirs: list[Path]) -> None:
 
 
 def running_airflow(
-    home: Path, dag_dirs: list[Path], kaapana: Mapping[str, str], extra: Mapping[str, str] = {}
+    home: Path,
+    dag_dirs: list[Path],
+    kaapana: Mapping[str, str],
+    extra: Mapping[str, str] = {},
+    users: Users = DEFAULT_USERS,
+    components: tuple[str, ...] = COMPONENTS,
 ) -> Iterator[tuple[LocalAirflow, AirflowRest]]:
     """Start Airflow for the duration of the generator (fixtures and the demo use it)."""
     prepare_home(home, dag_dirs)
     port = free_port()
-    airflow = LocalAirflow(home=home, env=airflow_env(home, port, kaapana, extra), port=port)
+    env = airflow_env(home, port, kaapana, extra, users)
+    airflow = LocalAirflow(home=home, env=env, port=port, components=components)
     try:
         rest = airflow.start()
         yield airflow, rest

@@ -1,4 +1,5 @@
-"""A podman API service of its own (storage, config, socket) for tests that need Docker's API.
+"""A podman API service of its own (storage, config, socket, working directory) for tests that
+need Docker's API.
 
 There is no Docker on these machines; ``podman system service`` speaks the Docker Engine API.
 Configured as the test-cluster guide found necessary here: runc (crun fails on the hybrid
@@ -17,6 +18,11 @@ from pathlib import Path
 import pytest
 
 HOW_TO_INSTALL = "run scripts/install-podman (as root: apt-get install podman runc busybox-static)"
+
+
+def service_workdir(root: Path) -> Path:
+    """The working directory of the service started on ``root`` (conmon's too)."""
+    return root / "service-cwd"
 
 
 @contextmanager
@@ -44,10 +50,16 @@ def podman_service(root: Path, insecure_registries: Sequence[str] = ()) -> Itera
         "CONTAINERS_REGISTRIES_CONF": str(root / "registries.conf"),
     }
     socket_path = root / "podman.sock"
+    # conmon (podman's container monitor) writes an empty ``oom`` marker into its working
+    # directory when the kernel OOM-kills a container; it inherits the service's. So the
+    # service runs in a directory of its own, never in the directory the tests started in.
+    workdir = service_workdir(root)
+    workdir.mkdir(exist_ok=True)
     with (root / "service.log").open("wb") as log:
         process = subprocess.Popen(
             [podman, "system", "service", "--time=0", f"unix://{socket_path}"],
             env=env,
+            cwd=workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -125,6 +125,7 @@ def test_an_output_overlapping_an_input_stops_the_run_before_any_container(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")  # never reached
+    monkeypatch.setenv("KAAPANA_TASK_RUNS", str(tmp_path / "runs"))
     shared = tmp_path / "work" / "shared"
     (shared / "in").mkdir(parents=True)
     (shared / "in" / "keep.txt").write_text("precious")
@@ -150,7 +151,7 @@ def test_an_output_overlapping_an_input_stops_the_run_before_any_container(
         "not cleaned"
     ]
     assert (shared / "in" / "keep.txt").read_text() == "precious"
-    assert not (tmp_path / "kaapana-runs").exists()
+    assert not (tmp_path / "runs").exists()  # no run record either
 
 
 def test_monitoring_in_k8s_mode_is_a_usage_error(

@@ -10,11 +10,14 @@ import pytest
 
 from kaapana_executor.contract.instance import ResolvedEnv, TaskInstance
 from kaapana_executor.local.record import (
+    RUNS_DIR_ENV,
     DockerTarget,
     PodTarget,
     RecordError,
     RunRecord,
+    find,
     load,
+    runs_dir,
     save,
 )
 from kaapana_executor.resources.scale import ScaleResult
@@ -93,3 +96,20 @@ def test_broken_records_are_one_line(tmp_path: Path, text: str, message: str) ->
 def test_a_missing_record(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match="cannot read the run record"):
         load(tmp_path / "nope.json")
+
+
+def test_records_go_to_the_xdg_state_directory_unless_told_otherwise(tmp_path: Path) -> None:
+    home = str(Path("~").expanduser())
+    assert runs_dir({}) == Path(home) / ".local/state/kaapana-task/runs"
+    assert runs_dir({"XDG_STATE_HOME": "/s"}) == Path("/s/kaapana-task/runs")
+    assert runs_dir({"XDG_STATE_HOME": "/s", RUNS_DIR_ENV: str(tmp_path)}) == tmp_path
+
+
+def test_a_record_is_found_by_path_or_by_the_runs_name(tmp_path: Path) -> None:
+    environ = {RUNS_DIR_ENV: str(tmp_path / "runs")}
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "task-run-1.json").write_text("{}")
+    assert find("task-run-1", environ) == tmp_path / "runs" / "task-run-1.json"
+    assert find("task-run-1.json", environ) == tmp_path / "runs" / "task-run-1.json"
+    assert find(str(tmp_path / "elsewhere.json"), environ) == tmp_path / "elsewhere.json"
+    assert find("missing", environ) == Path("missing")  # load() then names what is missing
