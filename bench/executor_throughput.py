@@ -110,7 +110,7 @@ def bench_create(kubeconfig: str, count: int, data: Path) -> dict[str, float]:
         raw_settings = settings.model_copy(update={"namespace": raw_ns})
         built = [
             spec.resolve_task(
-                r, {}, LaunchPolicy.from_settings(raw_settings), lambda _: DUMMY, lambda *a: None
+                r, {}, LaunchPolicy.from_settings(raw_settings), lambda *_: DUMMY, lambda *a: None
             ).pod
             for r in refs(count, "raw", {})
         ]

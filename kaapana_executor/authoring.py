@@ -10,6 +10,7 @@ Airflow finishes those without any executor).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ INLINE_PASSWORD = (
 )
 
 
-def check_task_text(text: str, source: str, dag_id: str, task_id: str) -> None:
+def check_task_text(text: str, source: str, dag_id: str, task_id: str) -> Task:
     """Validate a task.json as it will be rendered: ``run.*`` is known, env may be missing.
 
     ``env`` values come from the executor's ``template_env``, not known here, so missing ones
@@ -54,6 +55,11 @@ def check_task_text(text: str, source: str, dag_id: str, task_id: str) -> None:
         "registryPassword"
     ):
         raise ContractError.single(source, INLINE_PASSWORD, ("config", "registryPassword"))
+    return parsed.model
+
+
+def _seconds(value: timedelta | float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class KaapanaTaskOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped here
@@ -65,15 +71,28 @@ class KaapanaTaskOperator(BaseOperator):  # type: ignore[misc]  # Airflow is unt
         self,
         *,
         task_json: str | os.PathLike[str] | dict[str, Any],
+        startup_timeout: timedelta | float | None = None,
         executor: str | None = EXECUTOR_NAME,
         **kwargs: Any,
     ) -> None:
+        """``startup_timeout``: how long the pod may take from creation to running (image
+        pull, mounts) before the try fails; Airflow's ``execution_timeout`` becomes the pod's
+        deadline (``activeDeadlineSeconds``), counted from when it started on its node."""
         executor_config = dict(kwargs.pop("executor_config", None) or {})
         super().__init__(executor=executor, **kwargs)
         text, source = self._read(task_json)
         dag_id = self.dag.dag_id if self.has_dag() else "dag"
-        check_task_text(text, source, dag_id, self.task_id)
-        executor_config[EXECUTOR_CONFIG_KEY] = {"task": text, "source": source}
+        task = check_task_text(text, source, dag_id, self.task_id)
+        # checked against the DAG's dependencies by the DAG policy (kaapana_executor.policy)
+        self.kaapana_links = tuple((c.name, c.from_.task) for c in task.inputs if c.from_)
+        entry: dict[str, Any] = {"task": text, "source": source}
+        for name, value in (
+            ("execution_timeout", self.execution_timeout),
+            ("startup_timeout", startup_timeout),
+        ):
+            if value is not None:
+                entry[name] = _seconds(value)
+        executor_config[EXECUTOR_CONFIG_KEY] = entry
         self.executor_config = executor_config
 
     def _read(self, task_json: str | os.PathLike[str] | dict[str, Any]) -> tuple[str, str]:

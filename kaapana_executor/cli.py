@@ -135,7 +135,7 @@ def _validate(path: Path, kind: Kind | None, variables: Variables) -> int:
 def _render(args: argparse.Namespace, variables: Variables) -> int:
     path: Path | None = args.processing_container
 
-    def images(image: str) -> ProcessingContainer:
+    def images(image: str, _access: object) -> ProcessingContainer:
         if path is None:
             raise KaapanaError(
                 f"the task names a template of {image}: give its processing-container.json "

@@ -13,9 +13,18 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from kaapana_executor.errors import KaapanaError
+from kaapana_executor.k8s.envvar import EnvVar
+from kaapana_executor.k8s.labels import label_problem
 from kaapana_executor.paths import image_cache_dir
 
 SECTION = "kaapana_executor"
@@ -133,6 +142,27 @@ class ExecutorSettings(BaseModel):
         'strings, e.g. {"registryUrl": "registry.example:443"}). Templates never see the '
         "scheduler's own environment, which holds its secrets (database URL, JWT key).",
     )
+    pod_env: list[EnvVar] = Field(
+        default_factory=list,
+        description="Platform environment of every processing-container pod: a JSON list of "
+        'Kubernetes EnvVar objects, e.g. [{"name": "KAAPANA_AII_URL", "value": "http://aii"}, '
+        '{"name": "KAAPANA_CLIENT_SECRET", "valueFrom": {"secretKeyRef": {"name": '
+        '"oidc-client-secret", "key": "oidc-client-secret"}}}] (value, or valueFrom with '
+        "secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef). These win over the "
+        "template's defaults, the task's env and user input. Secrets are resolved by the "
+        "kubelet; the executor never reads them.",
+    )
+    pod_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels of every processing-container pod (JSON object), e.g. "
+        '{"kaapana.ai/type": "processing-container"} for NetworkPolicies that select them.',
+    )
+    namespace_conf_path: str = Field(
+        "project_form.kubernetes_namespace",
+        description="Where a run's conf names the namespace of its pods (dotted path; "
+        "Kaapana's projects). The namespace must be `namespace` or one of "
+        "`allowed_namespaces`, else the task fails. Empty: the conf never chooses.",
+    )
     resource_admission: bool = Field(
         True,
         description="Launch a task only when some node has room for all its requests (a "
@@ -156,12 +186,15 @@ class ExecutorSettings(BaseModel):
         "allowed_namespaces", "image_pull_secrets", "insecure_registries", mode="before"
     )(_split)
 
-    @field_validator("security_context", "template_env", mode="before")
+    @field_validator("security_context", "template_env", "pod_env", "pod_labels", mode="before")
     @classmethod
-    def _json(cls, value: Any) -> Any:
+    def _json(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
+            if not value.strip():  # an empty option means the default (empty) value
+                factory = cls.model_fields[str(info.field_name)].default_factory
+                return factory() if factory is not None else None  # type: ignore[call-arg]
             try:
-                return json.loads(value) if value.strip() else {}
+                return json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"invalid JSON: {exc.msg}") from None
         return value
@@ -170,6 +203,23 @@ class ExecutorSettings(BaseModel):
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("pod_labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = [p for k, v in value.items() if (p := label_problem(k, v))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("pod_env")
+    @classmethod
+    def _unique_env(cls, value: list[EnvVar]) -> list[EnvVar]:
+        names = [var.name for var in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"variables given twice: {', '.join(twice)}")
+        return value
 
     @property
     def local_data_root(self) -> str:

@@ -15,13 +15,16 @@ from airflow.executors.base_executor import BaseExecutor
 
 from kaapana_executor import airflow_compat
 from kaapana_executor.config import ExecutorSettings
+from kaapana_executor.images.credentials import PullAccess
 from kaapana_executor.images.metadata import ImageMetadata
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.client import load_api_client
 from kaapana_executor.k8s.gateway import KubeError, KubeGateway
 from kaapana_executor.k8s.names import pod_name
 from kaapana_executor.launch.identity import pod_name_of
+from kaapana_executor.launch.pipeline import ImageAccess, ProcessingContainerSource
 from kaapana_executor.ledger.ledger import Ledger
+from kaapana_executor.models import ProcessingContainer
 from kaapana_executor.runtime.engine import AdoptedPod, Engine, Wiring
 from kaapana_executor.runtime.refs import TaskRef
 from kaapana_executor.runtime.tasklog import container_lines
@@ -30,6 +33,15 @@ from kaapana_executor.runtime.watcher import POD_SELECTOR, pod_changed
 from kaapana_executor.status import status_path
 
 log = logging.getLogger(__name__)
+
+
+def _images(metadata: ImageMetadata) -> ProcessingContainerSource:
+    """processing-container.json read with the pod's own pull credentials."""
+
+    def get(image: str, access: ImageAccess) -> ProcessingContainer:
+        return metadata.get(image, PullAccess(access.namespace, access.pull_secrets))
+
+    return get
 
 
 class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped here
@@ -72,7 +84,7 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
                 settings=settings,
                 gateway=gateway,
                 reporter=lambda ref: api.reporter(ref.ti_id, ref.token, pod_name_of(ref.run)),
-                images=ImageMetadata.from_settings(settings, gateway).get,
+                images=_images(ImageMetadata.from_settings(settings, gateway)),
                 upstream=airflow_compat.upstream_task,
                 log_folder=log_folder,
                 watch_namespace=None if settings.allowed_namespaces else settings.namespace,

@@ -212,6 +212,19 @@ def run_credential_helper(name: str, server: str) -> Credentials | None:
     return Credentials(str(username), str(secret))
 
 
+@dataclass(frozen=True)
+class PullAccess:
+    """Whose pull credentials read an image: a pod's namespace and its pull secrets.
+
+    The executor reads a task's processing-container.json with exactly what the task's pod
+    will pull with (the deployment's secrets and the task's own, in the pod's namespace), so a
+    task can neither read an image its pod could not pull nor fail to read one it could.
+    """
+
+    namespace: str
+    secrets: tuple[str, ...] = ()
+
+
 class KubernetesPullSecrets:
     """Image pull secrets of one namespace, as the kubelet would use them for a pod.
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from kaapana_executor.images.credentials import (
     Anonymous,
     CredentialProvider,
     KubernetesPullSecrets,
+    PullAccess,
 )
 from kaapana_executor.images.errors import (
     InvalidProcessingContainer,
@@ -140,29 +142,53 @@ class ImageMetadata:
         self._plain_http = frozenset(plain_http)
         self._clock = clock
         self._locks = _KeyedLocks()
+        self._access: Callable[[PullAccess], CredentialProvider] | None = None
+        self._by_access: OrderedDict[PullAccess, Authorizer] = OrderedDict()
+        self._access_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: ExecutorSettings, gateway: KubeGateway) -> ImageMetadata:
         """The executor's instance: its cache directory and insecure registries, credentials
         from the pull secrets its pods get (``image_pull_secrets``, else those of the pods'
         ServiceAccount). Secrets are only read when a registry asks for credentials."""
+        account = settings.service_account or "default"
         secrets = KubernetesPullSecrets(
-            gateway,
-            settings.namespace,
-            settings.image_pull_secrets,
-            service_account=settings.service_account or "default",
+            gateway, settings.namespace, settings.image_pull_secrets, service_account=account
         )
-        return cls(Path(settings.cache_dir), secrets, plain_http=settings.insecure_registries)
+        found = cls(Path(settings.cache_dir), secrets, plain_http=settings.insecure_registries)
+        found._access = lambda access: KubernetesPullSecrets(
+            gateway, access.namespace, access.secrets, service_account=account
+        )
+        return found
 
     def close(self) -> None:
         if self._owns_session:
             self._session.close()
 
-    def get(self, image: str) -> ProcessingContainer:
-        """The validated processing-container of ``image``; raises ImageMetadataError."""
-        return validate(self.fetch(image))
+    def get(self, image: str, access: PullAccess | None = None) -> ProcessingContainer:
+        """The validated processing-container of ``image``; raises ImageMetadataError.
 
-    def fetch(self, image: str) -> FetchedDocument:
+        ``access``: read it with that pod's pull credentials (when this instance was built
+        ``from_settings``); None: with the instance's own.
+        """
+        return validate(self.fetch(image, access))
+
+    def _authorizer_for(self, access: PullAccess | None) -> Authorizer:
+        """One authorizer (and token cache) per set of credentials: a token obtained with one
+        namespace's secrets is never used for another's. The most recent 64 are kept."""
+        if access is None or self._access is None:
+            return self._authorizer
+        with self._access_lock:
+            found = self._by_access.get(access)
+            if found is None:
+                found = Authorizer(self._transport, self._access(access), self._clock)
+                self._by_access[access] = found
+                while len(self._by_access) > 64:
+                    self._by_access.popitem(last=False)
+            self._by_access.move_to_end(access)
+            return found
+
+    def fetch(self, image: str, access: PullAccess | None = None) -> FetchedDocument:
         """The document's text and origin, unvalidated (for callers that template it)."""
         reference = parse_reference(image)
         deadline = Deadline(self.limits.max_seconds, self._clock)
@@ -170,7 +196,7 @@ class ImageMetadata:
             reference,
             image,
             self._transport,
-            self._authorizer,
+            self._authorizer_for(access),
             self.limits,
             scheme_for(reference.api_host, self._plain_http),
         )

@@ -45,6 +45,24 @@ def is_reserved(key: str) -> bool:
 
 
 _LABEL_INVALID = re.compile(r"[^A-Za-z0-9._-]+")
+_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+_PREFIX = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def label_problem(key: str, value: str) -> str | None:
+    """Why ``key: value`` is not a valid Kubernetes label, or None."""
+    prefix, _, name = key.rpartition("/")
+    if not name or not _NAME.fullmatch(name):
+        return f"label key {key!r} is not a valid name (alphanumerics, '-', '_', '.'; <= 63)"
+    if prefix and (len(prefix) > 253 or not _PREFIX.fullmatch(prefix)):
+        return f"label key {key!r} has an invalid prefix (a DNS subdomain)"
+    if len(value) > 63 or not _NAME.fullmatch(value):
+        return (
+            f"label value {value!r} of {key!r} is not valid (alphanumerics, '-', '_', '.'; <= 63)"
+        )
+    if is_reserved(key):
+        return f"label {key!r} is set by the executor itself"
+    return None
 
 
 def label_value(text: str) -> str:

@@ -29,6 +29,8 @@ class PodPhase(str, enum.Enum):
     IMAGE_PULL_ERROR = "image_pull_error"
     CONFIG_ERROR = "config_error"
     UNSCHEDULABLE = "unschedulable"
+    TIMED_OUT = "timed_out"  # ran past its execution timeout (DeadlineExceeded)
+    NOT_STARTED = "not_started"  # not running within its startup timeout (the executor's)
     GONE = "gone"
 
     @property
@@ -47,6 +49,8 @@ _TERMINAL = {
     PodPhase.FAILED,
     PodPhase.SKIPPED,
     PodPhase.OOM_KILLED,
+    PodPhase.TIMED_OUT,
+    PodPhase.NOT_STARTED,
     PodPhase.GONE,
 }
 _STUCK = {PodPhase.IMAGE_PULL_ERROR, PodPhase.CONFIG_ERROR, PodPhase.UNSCHEDULABLE}
@@ -106,6 +110,9 @@ def classify(pod: client.V1Pod) -> PodStatus:
     status = pod.status
     node = pod.spec.node_name if pod.spec else None
     statuses = (status.container_statuses if status else None) or []
+    if status is not None and status.reason == "DeadlineExceeded":
+        # activeDeadlineSeconds: the kubelet stopped the pod (its container shows a kill)
+        return PodStatus(PodPhase.TIMED_OUT, status.message or "DeadlineExceeded", None, node)
     for container in statuses:
         state = container.state
         if state is not None and state.terminated is not None:

@@ -12,6 +12,7 @@ The only I/O is in those two callables and in reading input sizes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -30,8 +31,19 @@ from kaapana_executor.models import ProcessingContainer, Task, VolumeSource
 from kaapana_executor.resources.plan import plan_memory
 from kaapana_executor.resources.scale import ScaleResult
 
-#: image reference → its validated processing-container.json.
-ProcessingContainerSource = Callable[[str], ProcessingContainer]
+
+@dataclass(frozen=True)
+class ImageAccess:
+    """What the task's pod will pull its image with: its namespace and pull secrets (the
+    deployment's and the task's own). The executor reads processing-container.json with the
+    same credentials, so a task's own pull secret works and another namespace's does not."""
+
+    namespace: str
+    pull_secrets: tuple[str, ...] = ()
+
+
+#: (image reference, who reads it) → the image's validated processing-container.json.
+ProcessingContainerSource = Callable[[str, ImageAccess], ProcessingContainer]
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,7 @@ class LaunchRequest:
     ti_id: str | None = None
     conf: Mapping[str, Any] = field(default_factory=dict)  # dag_run.conf: user input
     custom: Mapping[str, Any] = field(default_factory=dict)  # the CLI's custom.* variables
+    execution_timeout: float | None = None  # seconds: the pod's activeDeadlineSeconds
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,11 @@ def resolve(
     run = request.run
     task = _load(request.task_text, request.source, run, policy, request.custom)
     task = user_input.apply(task, dict(request.conf), run.task_id)
-    pc = images(task.image) if isinstance(task.taskTemplate, str) else None
+    pc = (
+        images(task.image, _access(task, request, policy))
+        if isinstance(task.taskTemplate, str)
+        else None
+    )
     template = merge.select_template(task, pc, request.source)
     task = _link(task, request, policy, upstream)
 
@@ -97,16 +114,25 @@ def resolve(
         return policy.layout.channel(run, run.task_id, channel)
 
     instance = merge.merge(task, template, request.source, default_output=default_output)
-    namespace = policy.namespaces.choose(instance.config.namespace)
+    namespace = policy.namespaces.choose(instance.config.namespace, request.conf)
     instance, scale = plan_memory(instance, policy.layout.local_path)
     identity = pod_identity(run, instance.template, ti_id=request.ti_id)
-    pod = build_pod(instance, identity, policy.pod, namespace)
+    deadline = math.ceil(request.execution_timeout) if request.execution_timeout else None
+    pod = build_pod(instance, identity, policy.pod, namespace, deadline)
     outputs = [
         PurePosixPath(o.volume.host_path)
         for o in instance.outputs
         if o.volume and o.volume.host_path
     ]
     return Launch(instance=instance, pod=pod, outputs=outputs, scale=scale)
+
+
+def _access(task: Task, request: LaunchRequest, policy: LaunchPolicy) -> ImageAccess:
+    config = task.config
+    namespace = policy.namespaces.choose(config.namespace if config else None, request.conf)
+    own = tuple(config.imagePullSecrets or ()) if config else ()
+    secrets = tuple(dict.fromkeys((*policy.pod.image_pull_secrets, *own)))
+    return ImageAccess(namespace, secrets)
 
 
 def _load(

@@ -14,6 +14,7 @@ from kubernetes import client
 
 from kaapana_executor.contract.instance import ResolvedChannel, TaskInstance
 from kaapana_executor.k8s import labels
+from kaapana_executor.k8s.envvar import EnvVar
 from kaapana_executor.k8s.names import identity_hash
 
 CONTAINER_NAME = "main"
@@ -29,6 +30,7 @@ class PodSettings:
     image_pull_secrets: tuple[str, ...] = ()
     security_context: dict[str, Any] = field(default_factory=dict)
     extra_labels: dict[str, str] = field(default_factory=dict)
+    platform_env: tuple[EnvVar, ...] = ()  # wins over the template's, the task's, user input
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,30 @@ def extended_resource_tolerations(instance: TaskInstance) -> list[client.V1Toler
     return tolerations or None
 
 
+def _env(instance: TaskInstance, settings: PodSettings) -> list[client.V1EnvVar]:
+    """The task's env, then the platform's; a platform variable replaces a task's of the
+    same name (as in Kaapana: the platform's values are not the user's to change)."""
+    platform = {var.name for var in settings.platform_env}
+    own = [
+        client.V1EnvVar(name=e.name, value=e.value) for e in instance.env if e.name not in platform
+    ]
+    return own + [var.to_v1() for var in settings.platform_env]
+
+
 def build_pod(
-    instance: TaskInstance, identity: PodIdentity, settings: PodSettings, namespace: str
+    instance: TaskInstance,
+    identity: PodIdentity,
+    settings: PodSettings,
+    namespace: str,
+    deadline_seconds: int | None = None,
 ) -> client.V1Pod:
-    """The complete pod for ``instance`` in ``namespace``; no I/O."""
+    """The complete pod for ``instance`` in ``namespace``; no I/O.
+
+    ``deadline_seconds`` is the task's execution timeout as ``activeDeadlineSeconds``: the
+    kubelet stops the pod that long after it started on its node (time spent waiting for
+    resources or for a node does not count; pulling the image does), whether or not the
+    scheduler is up.
+    """
     channels = [("inputs", c) for c in instance.inputs] + [("outputs", c) for c in instance.outputs]
     pull_secrets = [*settings.image_pull_secrets, *(instance.config.imagePullSecrets or [])]
     container = client.V1Container(
@@ -114,7 +136,7 @@ def build_pod(
         image=instance.image,
         image_pull_policy=settings.image_pull_policy,
         command=instance.command,
-        env=[client.V1EnvVar(name=e.name, value=e.value) for e in instance.env] or None,
+        env=_env(instance, settings) or None,
         volume_mounts=[_mount(io, c) for io, c in channels] or None,
         resources=_resources(instance),
         security_context=settings.security_context or None,
@@ -138,6 +160,7 @@ def build_pod(
         ),
         spec=client.V1PodSpec(
             restart_policy="Never",
+            active_deadline_seconds=deadline_seconds,
             service_account_name=settings.service_account_name,
             automount_service_account_token=False,
             image_pull_secrets=[

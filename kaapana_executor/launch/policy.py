@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from kaapana_executor import datadir
 from kaapana_executor.config import ExecutorSettings
@@ -73,14 +74,31 @@ class NamespacePolicy:
     default: str = "default"
     allowed: tuple[str, ...] | None = ()
     override: bool = False
+    conf_path: str = ""  # where a run's conf names its project's namespace ("a.b")
 
-    def choose(self, wanted: str | None) -> str:
-        """``wanted`` (or the default) if permitted; SpecError naming the allowed ones."""
-        namespace = self.default if self.override else (wanted or self.default)
+    def choose(self, wanted: str | None, conf: Mapping[str, Any] | None = None) -> str:
+        """The run's project namespace (from its conf), else ``wanted``, else the default, if
+        permitted; SpecError naming the allowed ones."""
+        from_conf = self.from_conf(conf or {})
+        namespace = self.default if self.override else (from_conf or wanted or self.default)
         if self.allowed is None or namespace == self.default or namespace in self.allowed:
             return namespace
         allowed = ", ".join([self.default, *self.allowed])
-        raise SpecError(f"namespace {namespace!r} is not allowed (allowed: {allowed})")
+        origin = f" (dag_run.conf {self.conf_path})" if from_conf else ""
+        raise SpecError(f"namespace {namespace!r}{origin} is not allowed (allowed: {allowed})")
+
+    def from_conf(self, conf: Mapping[str, Any]) -> str | None:
+        """The namespace the run's conf names at ``conf_path``, if any."""
+        if not self.conf_path:
+            return None
+        node: Any = conf
+        for part in self.conf_path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is None:
+            return None
+        if not isinstance(node, str) or not node:
+            raise SpecError(f"dag_run.conf {self.conf_path} must name a namespace, not {node!r}")
+        return node
 
 
 @dataclass(frozen=True)
@@ -97,11 +115,17 @@ class LaunchPolicy:
         """The executor's policy, from ``[kaapana_executor]``."""
         return cls(
             layout=DataLayout(settings.data_root, settings.data_root_local),
-            namespaces=NamespacePolicy(settings.namespace, tuple(settings.allowed_namespaces)),
+            namespaces=NamespacePolicy(
+                settings.namespace,
+                tuple(settings.allowed_namespaces),
+                conf_path=settings.namespace_conf_path,
+            ),
             pod=PodSettings(
                 service_account_name=settings.service_account,
                 image_pull_secrets=tuple(settings.image_pull_secrets),
                 security_context=dict(settings.security_context),
+                extra_labels=dict(settings.pod_labels),
+                platform_env=tuple(settings.pod_env),
             ),
             template_env=dict(settings.template_env),
         )

@@ -151,15 +151,16 @@ def _images(
     by identifier (an inline template needs no image and no daemon)."""
     if args.processing_container is not None:
         path: Path = args.processing_container
-        return lambda _image: documents.load_processing_container(path, variables)
+        return lambda _image, _access: documents.load_processing_container(path, variables)
     if mode is Mode.DOCKER:
         _require_docker()
         from kaapana_executor.images.docker_mode import DockerImageMetadata
         from kaapana_executor.local import docker_runner
 
-        return DockerImageMetadata(connect=docker_runner.connect).get
+        docker = DockerImageMetadata(connect=docker_runner.connect)
+        return lambda image, _access: docker.get(image)
 
-    def from_registry(image: str) -> ProcessingContainer:
+    def from_registry(image: str, _access: object) -> ProcessingContainer:
         from kaapana_executor.images import DockerConfigFile, ImageMetadata
         from kaapana_executor.paths import image_cache_dir
 

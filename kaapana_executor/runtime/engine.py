@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 #: Messages one ``sync`` applies at most; the rest wait for the next call.
 MAX_MESSAGES = 2000
+#: Seconds past a task's execution timeout after which the executor ends a pod the kubelet
+#: has not stopped (its activeDeadlineSeconds is the real limit).
+DEADLINE_BACKSTOP = 30.0
 
 
 @dataclass
@@ -168,7 +171,10 @@ class Engine:
         """Take over a running task's pod after a scheduler restart (no relaunch)."""
         tracked = self._track(ref, LaunchTicket(Stage.CREATED))
         tracked.reporter, tracked.should_retry = reporter, should_retry
-        tracked.launched = Launched(pod.namespace, pod.memory_limit)
+        limits = spec.timeouts(ref.executor_config)
+        tracked.launched = Launched(
+            pod.namespace, pod.memory_limit, limits.execution, limits.startup
+        )
         tracked.log.event(f"kaapana-executor: adopted pod {pod.namespace}/{pod.name}")
         self._heartbeats.add(ref.key, reporter)
         self._on_status(tracked, pod.status)
@@ -216,11 +222,17 @@ class Engine:
             case Prepared(key=key, launched=launched):
                 if (tracked := self._tracked.get(key)) is not None:
                     tracked.launched = launched
-            case Created():
-                pass  # the pod's own events tell the rest
+            case Created(key=key):
+                self._on_created(key)
             case Finished() | NotStarted() | TryEnded():
                 return self._on_end(message)
         return None
+
+    def _on_created(self, key: Hashable) -> None:
+        tracked = self._tracked.get(key)
+        startup = tracked.launched.startup_timeout if tracked and tracked.launched else None
+        if startup is not None:
+            self._timers.add(self.w.clock() + startup, key, TimerKind.STARTUP, startup)
 
     def _on_started(self, key: Hashable, reporter: TaskReporter, should_retry: bool) -> None:
         tracked = self._tracked.get(key)
@@ -276,6 +288,10 @@ class Engine:
             tracked.log.event(f"pod {tracked.pod}: {status.describe()}{where}")
         if tracked.finishing:
             return
+        if status.phase is PodPhase.RUNNING and (
+            previous is None or previous.phase != status.phase
+        ):
+            self._arm_deadline(tracked)
         if status.phase.terminal:
             self._finish(tracked, status)
         elif status.phase.stuck:
@@ -285,6 +301,14 @@ class Engine:
                 self._timers.add(now + grace, tracked.ref.key, TimerKind.STUCK, now)
         else:
             tracked.stuck_since = None
+
+    def _arm_deadline(self, tracked: Tracked) -> None:
+        """A backstop behind the kubelet's activeDeadlineSeconds (a node that stops enforcing
+        it, a stopped kubelet): the executor ends the try itself a little later."""
+        timeout = tracked.launched.execution_timeout if tracked.launched else None
+        if timeout is not None:
+            due = self.w.clock() + timeout + DEADLINE_BACKSTOP
+            self._timers.add(due, tracked.ref.key, TimerKind.EXECUTION, timeout)
 
     def _grace(self, phase: PodPhase) -> float:
         graces = {
@@ -297,10 +321,18 @@ class Engine:
     def _fire_timers(self) -> None:
         for timer in self._timers.due(self.w.clock()):
             tracked = self._tracked.get(timer.key)
-            if tracked is None or tracked.finishing or tracked.status is None:
+            if tracked is None or tracked.finishing:
                 continue
-            if timer.kind is TimerKind.STUCK and tracked.stuck_since == timer.token:
-                self._finish(tracked, tracked.status)
+            status = tracked.status
+            match timer.kind:
+                case TimerKind.STUCK if status is not None and tracked.stuck_since == timer.token:
+                    self._finish(tracked, status)
+                case TimerKind.STARTUP if status is None or not _started(status.phase):
+                    why = f"not running {timer.token:g} s after it was created (startup timeout)"
+                    self._finish(tracked, PodStatus(PodPhase.NOT_STARTED, why, None, _node(status)))
+                case TimerKind.EXECUTION if status is not None and not status.phase.terminal:
+                    why = f"still running {DEADLINE_BACKSTOP:g} s after its deadline; stopped"
+                    self._finish(tracked, PodStatus(PodPhase.TIMED_OUT, why, None, status.node))
 
     # scheduler thread: helpers ----------------------------------------------------------
     def _track(self, ref: TaskRef, ticket: LaunchTicket) -> Tracked:
@@ -321,6 +353,7 @@ class Engine:
             tracked.pod,
             launched.namespace if launched else None,
             launched.memory_limit if launched else None,
+            launched.execution_timeout if launched else None,
         )
 
     def _finish(self, tracked: Tracked, status: PodStatus) -> None:
@@ -391,6 +424,14 @@ class Engine:
             view = self._admitter.view
         runs = view.runs if view is not None else {}
         return StatusSource.take(view, runs, self.w.ledger, tracked=len(self._tracked))
+
+
+def _started(phase: PodPhase) -> bool:
+    return phase is PodPhase.RUNNING or phase.terminal
+
+
+def _node(status: PodStatus | None) -> str | None:
+    return status.node if status is not None else None
 
 
 def _no_release(key: Hashable) -> None:

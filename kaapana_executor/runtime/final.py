@@ -7,7 +7,10 @@ from kaapana_executor.runtime.refs import FinalState
 
 
 def final_state(
-    status: PodStatus, should_retry: bool, memory_limit: str | None = None
+    status: PodStatus,
+    should_retry: bool,
+    memory_limit: str | None = None,
+    execution_timeout: float | None = None,
 ) -> tuple[FinalState, str]:
     """(state, sentence for the task log) for a terminal or timed-out pod status."""
     failed = FinalState.UP_FOR_RETRY if should_retry else FinalState.FAILED
@@ -32,6 +35,11 @@ def final_state(
             failed,
             f"container failed with {code}{detail}{where if status.exit_code is None else ''}",
         )
+    if phase is PodPhase.TIMED_OUT:
+        after = f" after {execution_timeout:g} s (execution_timeout)" if execution_timeout else ""
+        return failed, f"timed out{after}: {status.reason}"
+    if phase is PodPhase.NOT_STARTED:
+        return failed, f"pod did not start: {status.reason}"
     if phase is PodPhase.GONE:
         return failed, f"pod was deleted before its container finished{where}"
     if phase.stuck:

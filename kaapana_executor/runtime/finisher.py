@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from kaapana_executor.config import ExecutorSettings, PodDeletion
 from kaapana_executor.k8s.gateway import KubeError, KubeGateway
-from kaapana_executor.k8s.podstate import PodStatus
+from kaapana_executor.k8s.podstate import PodPhase, PodStatus
 from kaapana_executor.runtime.faults import fault_point
 from kaapana_executor.runtime.final import final_state
 from kaapana_executor.runtime.messages import Finished, Message
@@ -39,6 +39,7 @@ class Ending:
     pod: str | None = None
     namespace: str | None = None
     memory_limit: str | None = None
+    execution_timeout: float | None = None
 
     @property
     def key(self) -> Hashable:
@@ -81,7 +82,9 @@ class Finisher:
         """A pod that ended (or is stuck past its grace): log, state, then the pod."""
         assert ending.pod and ending.namespace
         self.keep_log(ending)
-        state, reason = final_state(status, ending.should_retry, ending.memory_limit)
+        state, reason = final_state(
+            status, ending.should_retry, ending.memory_limit, ending.execution_timeout
+        )
         level = "info" if state is FinalState.SUCCESS else "error"
         ending.log.event(f"{reason}: reporting {state.value}", level)
         self.upload_log(ending)  # remote logging must hold the whole log before the state
@@ -90,11 +93,12 @@ class Finisher:
         fault_point("finish.state_reported")
         policy = self.settings.pod_deletion
         success = state is FinalState.SUCCESS
-        # A pod stuck on an image pull or config error is deleted whatever the policy.
+        # A pod that is stuck or timed out may still hold a node: deleted whatever the policy.
         if (
             policy is PodDeletion.ALWAYS
             or (policy is PodDeletion.ON_SUCCESS and success)
             or status.phase.stuck
+            or status.phase in (PodPhase.TIMED_OUT, PodPhase.NOT_STARTED)
         ):
             self.delete_quietly(ending.pod, ending.namespace)
         fault_point("finish.pod_deleted")

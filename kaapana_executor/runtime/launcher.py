@@ -107,11 +107,20 @@ class Launcher:
         self._log_resources(job.log, launch)
         meta = launch.pod.metadata
         limit = memory_limit(launch.instance)
-        self.post(Prepared(job.key, Launched(meta.namespace, limit)))
+        limits = spec.timeouts(job.ref.executor_config)
+        launched = Launched(meta.namespace, limit, limits.execution, limits.startup)
+        self.post(Prepared(job.key, launched))
         if job.ticket.cancelled:
             return
         ending = Ending(
-            job.ref, job.log, reporter, started.should_retry, meta.name, meta.namespace, limit
+            job.ref,
+            job.log,
+            reporter,
+            started.should_retry,
+            meta.name,
+            meta.namespace,
+            limit,
+            limits.execution,
         )
         dispatch(Creation(job, ending, launch))
 

@@ -25,11 +25,13 @@ from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, TaskRef
 
 __all__ = [
     "SpecError",
+    "Timeouts",
     "UpstreamConfig",
     "UpstreamConfigLookup",
     "request_for",
     "resolve_task",
     "task_text",
+    "timeouts",
     "upstream_lookup",
 ]
 
@@ -57,10 +59,34 @@ def task_text(executor_config: Mapping[str, Any]) -> tuple[str, str]:
     return entry["task"], str(entry.get("source", "task.json"))
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """A task's timeouts in seconds, as its operator stored them (None: none)."""
+
+    execution: float | None = None  # Airflow's execution_timeout: the pod's deadline
+    startup: float | None = None  # Kaapana's startup_timeout_seconds: created → running
+
+
+def timeouts(executor_config: Mapping[str, Any]) -> Timeouts:
+    """The timeouts stored next to the task.json (KaapanaTaskOperator writes them)."""
+    entry = executor_config.get(EXECUTOR_CONFIG_KEY)
+    if not isinstance(entry, dict):
+        return Timeouts()
+
+    def seconds(name: str) -> float | None:
+        value = entry.get(name)
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    return Timeouts(seconds("execution_timeout"), seconds("startup_timeout"))
+
+
 def request_for(ref: TaskRef, conf: Mapping[str, Any]) -> LaunchRequest:
     """The launch request of a queued task instance, with its run's conf (user input)."""
     text, source = task_text(ref.executor_config)
-    return LaunchRequest(text, source, ref.run, ti_id=ref.ti_id, conf=conf)
+    execution = timeouts(ref.executor_config).execution
+    return LaunchRequest(
+        text, source, ref.run, ti_id=ref.ti_id, conf=conf, execution_timeout=execution
+    )
 
 
 def upstream_lookup(ref: TaskRef, lookup: UpstreamConfigLookup) -> UpstreamLookup:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 class TimerKind(enum.Enum):
     STUCK = "stuck"  # a pending reason that will not fix itself: fail after a grace time
     STARTUP = "startup"  # created but not running within the startup timeout
+    EXECUTION = "execution"  # still running past the execution timeout (a backstop)
 
 
 @dataclass(frozen=True, order=True)

@@ -27,6 +27,8 @@ class Launched:
 
     namespace: str
     memory_limit: str | None = None
+    execution_timeout: float | None = None  # seconds; the kubelet enforces it, we back it up
+    startup_timeout: float | None = None  # seconds from creation to running
 
 
 @dataclass(eq=False)

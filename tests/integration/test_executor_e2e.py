@@ -88,14 +88,63 @@ def test_templates_cannot_read_the_schedulers_environment(e2e: E2E) -> None:
     assert e2e.airflow.env["AIRFLOW__API_AUTH__JWT_SECRET"] not in log
 
 
-def test_a_link_to_a_task_that_is_not_upstream_fails_that_task(e2e: E2E) -> None:
-    dag, run = "e2e_sibling", "sibling-1"
+def test_a_link_to_a_task_that_is_not_upstream_is_a_dag_import_error(e2e: E2E) -> None:
+    def refused() -> str | None:
+        for error in e2e.rest.call("GET", "/importErrors")["import_errors"]:
+            if error["filename"] == "e2e_sibling.py":
+                return str(error["stack_trace"])
+        return None
+
+    trace = wait_until(refused, 120, "the import error of e2e_sibling.py")
+    assert (
+        "AirflowClusterPolicyViolation: DAG e2e_sibling: reader: input channel 'channel1' links "
+        "to task 'writer', which is not upstream of it (add writer >> reader)"
+    ) in trace
+
+
+def _raw_env(pod: client.V1Pod) -> dict[str, Any]:
+    return {e.name: e for e in pod.spec.containers[0].env or []}
+
+
+def test_a_kaapana_workflow_runs_with_only_its_imports_changed(
+    e2e: E2E, core_v1: client.CoreV1Api
+) -> None:
+    dag, run = "kaapana-workflow", "kaapana-1"
     e2e.rest.wait_for_dag(dag)
-    e2e.rest.trigger(dag, run)
-    assert e2e.rest.wait_run(dag, run) == "failed"
-    states = {t: ti["state"] for t, ti in e2e.rest.task_instances(dag, run).items()}
-    assert states == {"writer": "success", "reader": "failed"}
-    assert "task 'writer' is not upstream of 'reader'" in e2e.rest.log(dag, run, "reader", 1)
+    e2e.rest.trigger(
+        dag, run, {"task_form": {"downstream": {"env": [{"name": "MODE", "value": "fast"}]}}}
+    )
+    assert e2e.rest.wait_run(dag, run) == "success"
+    up = _pod(core_v1, e2e, dag, "upstream", run, 1)
+    down = _pod(core_v1, e2e, dag, "downstream", run, 1)
+    root = e2e.data_root / dag / run / "upstream"
+    assert sorted(_volumes(down).values()) == [str(root / "channel1"), str(root / "channel2")]
+    assert _env(up)["MODE"] == "thorough" and _env(down)["MODE"] == "fast"
+    # the platform environment, with its secret left to the kubelet
+    secret = _raw_env(down)["KAAPANA_CLIENT_SECRET"]
+    assert secret.value is None
+    assert secret.value_from.secret_key_ref.name == "oidc-client-secret"
+    assert _env(down)["KAAPANA_AII_URL"] == "http://aii-service.services.svc:8080"
+    assert down.metadata.labels["kaapana.ai/type"] == "processing-container"
+    assert down.spec.active_deadline_seconds == 30 * 60  # its execution_timeout
+
+
+def test_the_runs_conf_chooses_an_allowed_project_namespace(
+    e2e: E2E, core_v1: client.CoreV1Api
+) -> None:
+    dag = "kaapana_dummy"
+    e2e.rest.wait_for_dag(dag)
+    allowed = {"project_form": {"kubernetes_namespace": e2e.project_namespace}}
+    e2e.rest.trigger(dag, "project-1", allowed)
+    refused = {"project_form": {"kubernetes_namespace": "kube-system"}}
+    e2e.rest.trigger(dag, "project-2", refused)
+    assert e2e.rest.wait_run(dag, "project-1") == "success"
+    name = pod_name(dag, "upstream", "project-1", -1, 1)
+    assert core_v1.read_namespaced_pod(name, e2e.project_namespace).metadata.name == name
+    assert e2e.rest.wait_run(dag, "project-2") == "failed"
+    log = e2e.rest.log(dag, "project-2", "upstream", 1)
+    conf_path = "dag_run.conf project_form.kubernetes_namespace"
+    assert f"namespace 'kube-system' ({conf_path}) is not allowed" in log
 
 
 def test_plugin_shows_the_ledger(e2e: E2E) -> None:

@@ -135,6 +135,16 @@ def test_chart_passes_helm_lint(tools: Tools) -> None:
     tools.helm("lint", "--strict", str(CHART))
 
 
+#: Kaapana's platform environment, in the form the chart's values take it.
+PLATFORM_ENV = [
+    {"name": "KAAPANA_AII_URL", "value": "http://aii-service.services.svc:8080"},
+    {
+        "name": "KAAPANA_CLIENT_SECRET",
+        "valueFrom": {"secretKeyRef": {"name": "oidc-client-secret", "key": "oidc-client-secret"}},
+    },
+]
+
+
 def test_config_map_settings_load_as_the_executor_loads_them(tools: Tools) -> None:
     values = {
         "namespace": "kaapana",
@@ -148,6 +158,8 @@ def test_config_map_settings_load_as_the_executor_loads_them(tools: Tools) -> No
             "insecure_registries": ["registry.local:5000"],
             "security_context": {"runAsNonRoot": True},
             "kubeconfig": None,
+            "pod_env": PLATFORM_ENV,
+            "pod_labels": {"kaapana.ai/type": "processing-container"},
         },
     }
     env, fragment = rendered_settings(tools.template(CHART, "r", "ops", values))
@@ -168,6 +180,8 @@ def test_config_map_settings_load_as_the_executor_loads_them(tools: Tools) -> No
     assert from_env.insecure_registries == ["registry.local:5000"]
     assert from_env.security_context == {"runAsNonRoot": True}
     assert from_env.kubeconfig is None
+    assert [var.model_dump(exclude_none=True) for var in from_env.pod_env] == PLATFORM_ENV
+    assert from_env.pod_labels == {"kaapana.ai/type": "processing-container"}
 
 
 def test_derived_options_cannot_be_set_twice(tools: Tools) -> None:

@@ -34,6 +34,7 @@ from kaapana_executor.images import (
     Unauthorized,
     UnsupportedImage,
 )
+from kaapana_executor.images.credentials import PullAccess
 from kaapana_executor.images.transport import Reading
 from kaapana_executor.k8s.gateway import KubeGateway
 from tests.support.cluster import LocalEnv
@@ -452,6 +453,27 @@ def test_credentials_from_the_clusters_pull_secrets(
         get("gone")
     with pytest.raises(Unauthorized, match="refused user 'user'"):
         get("stale")
+
+
+def test_a_pull_secret_named_only_by_the_task_reads_its_image(
+    registry_auth: RegistryClient,
+    local_env: LocalEnv,
+    core_v1: client.CoreV1Api,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """The executor reads processing-container.json with what the task's pod pulls with."""
+    reference = push(registry_auth, ImageBuilder().layer({PC: text("task-secret")}).build())
+    auth = base64.b64encode(f"{local_env.registry_user}:{local_env.registry_password}".encode())
+    create_pull_secret(
+        core_v1, namespace, "mine", {"auths": {local_env.registry_auth: {"auth": auth.decode()}}}
+    )
+    settings = ExecutorSettings(namespace=namespace, cache_dir=str(tmp_path / "cache"))
+    metadata = ImageMetadata.from_settings(settings, KubeGateway(core_v1.api_client))
+
+    with pytest.raises(Unauthorized, match="no credentials are set"):
+        metadata.get(reference)  # the deployment's own credentials: none
+    assert metadata.get(reference, PullAccess(namespace, ("mine",))).name == "task-secret"
 
 
 def test_the_executors_instance_uses_its_namespaces_pull_secrets(

@@ -300,6 +300,7 @@ class E2E:
     namespace: str
     data_root: Path
     images: dict[str, str]
+    project_namespace: str = ""  # an allowed namespace a run's conf may choose
 
 
 def _ensure_namespace(core: Any, name: str) -> None:
@@ -313,13 +314,37 @@ def _ensure_namespace(core: Any, name: str) -> None:
             raise
 
 
+#: Kaapana's kind of platform environment: a plain value and a secret the kubelet resolves.
+PLATFORM_SECRET = "oidc-client-secret"
+PLATFORM_ENV = [
+    {"name": "KAAPANA_AII_URL", "value": "http://aii-service.services.svc:8080"},
+    {
+        "name": "KAAPANA_CLIENT_SECRET",
+        "valueFrom": {"secretKeyRef": {"name": PLATFORM_SECRET, "key": PLATFORM_SECRET}},
+    },
+]
+
+
+def _ensure_platform_secret(core: Any, namespace: str) -> None:
+    from kubernetes import client
+
+    secret = client.V1Secret(
+        metadata=client.V1ObjectMeta(name=PLATFORM_SECRET),
+        string_data={PLATFORM_SECRET: "the-client-secret"},
+    )
+    core.create_namespaced_secret(namespace, secret)
+
+
 def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
     from examples.images.push import push_examples
 
     images = push_examples(cluster.registry)
     namespace = E2E_NAMESPACE_PREFIX + secrets.token_hex(3)  # pods of earlier sessions stay apart
+    project = f"{namespace}-project"
     core = cluster.core_v1()
-    _ensure_namespace(core, namespace)
+    for name in (namespace, project):
+        _ensure_namespace(core, name)
+        _ensure_platform_secret(core, name)
     home = tmp_path_factory.mktemp("airflow")
     data_root = home / "data"
     data_root.mkdir()
@@ -335,9 +360,14 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
         "pod_deletion": "never",
         # the only values task.json templates see as env.* (never the scheduler's environment)
         "template_env": json.dumps({"KAAPANA_REGISTRY": cluster.registry}),
+        "allowed_namespaces": project,
+        "pod_env": json.dumps(PLATFORM_ENV),
+        "pod_labels": json.dumps({"kaapana.ai/type": "processing-container"}),
     }
     extra = {
         "KUBECONFIG": cluster.kubeconfig,
+        # for DAG files written like Kaapana's (python constants, not templates)
+        "KAAPANA_REGISTRY": cluster.registry,
         # short, so that a task waiting for resources outlives it (it must not matter)
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(QUEUED_TIMEOUT),
         # remote logging to a local "remote" directory (tests/support/remote_log.py)
@@ -346,9 +376,10 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
     }
     try:
         for airflow, rest in running_airflow(home, [EXAMPLE_DAGS, TEST_DAGS], kaapana, extra):
-            yield E2E(rest, airflow, namespace, data_root, images)
+            yield E2E(rest, airflow, namespace, data_root, images, project)
     finally:
-        core.delete_namespace(namespace)
+        for name in (namespace, project):
+            core.delete_namespace(name)
 
 
 try:

@@ -83,7 +83,7 @@ def ref(
 def engine(settings: ExecutorSettings, gateway: KubeGateway, ledger: Ledger | None) -> Engine:
     """An engine with real collaborators except the Execution API."""
 
-    def images(_: str) -> ProcessingContainer:
+    def images(_: str, access: object) -> ProcessingContainer:
         return DUMMY
 
     return Engine(

@@ -79,6 +79,13 @@ _BOOLEAN_WORDS = ["True", "False", "true", "false", "1", "0", "yes", "no", "on",
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
+def _items(prop: dict[str, Any]) -> dict[str, Any]:
+    """Items of a list option: strings, or objects (``pod_env``'s EnvVars, checked in full by
+    the executor at start)."""
+    items = prop.get("items", {})
+    return {"type": "object"} if "$ref" in items else {"type": "string"}
+
+
 def _option(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """One ``config`` option: the model's type and bounds, or the string airflow.cfg holds."""
     described = {"description": prop.get("description", "")}
@@ -91,7 +98,7 @@ def _option(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         "integer": [{"type": "integer", **bounds}, {"type": "string", "pattern": _INTEGER}],
         "number": [{"type": "number", **bounds}, {"type": "string", "pattern": _NUMBER}],
         "boolean": [{"type": "boolean"}, {"type": "string", "enum": _BOOLEAN_WORDS}],
-        "array": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+        "array": [{"type": "array", "items": _items(prop)}, {"type": "string"}],
         "object": [{"type": "object"}, {"type": "string"}],
     }
     alternatives = list(by_type.get(base, [{"type": "string"}]))

@@ -151,7 +151,7 @@ class Harness:
                 settings=settings,
                 gateway=self.gateway,  # type: ignore[arg-type]  # the calls the engine makes
                 reporter=self.airflow.reporter,
-                images=lambda image: PC,
+                images=lambda image, access: PC,
                 upstream=lambda _ref, _task: None,
                 log_folder=None,
                 clock=lambda: self.now,
@@ -331,3 +331,46 @@ def test_adopted_pods_are_finished_like_launched_ones(h: Harness) -> None:
     assert h.outcomes == {("dag", "a"): Outcome.FAILED}
     assert h.airflow.final == {"ti-a": FinalState.FAILED}
     assert h.airflow.started == []  # adoption does not start the task again
+
+
+def timed(task_id: str, **timeouts: float) -> TaskRef:
+    task = ref(task_id)
+    task.executor_config[EXECUTOR_CONFIG_KEY].update(timeouts)
+    return task
+
+
+def test_a_pod_not_running_within_its_startup_timeout_fails_and_goes(h: Harness) -> None:
+    h.engine.submit(timed("a", startup_timeout=60))
+    h.step()
+    h.deliver("a", PodPhase.PENDING)
+    h.now = 59
+    h.step()
+    assert h.outcomes == {}
+    h.now = 61
+    h.step()
+    assert h.outcomes == {("dag", "a"): Outcome.FAILED}
+    assert h.gateway.pods == {}  # deleted whatever the deletion policy
+
+
+def test_a_running_pod_does_not_hit_its_startup_timeout(h: Harness) -> None:
+    h.engine.submit(timed("a", startup_timeout=60))
+    h.step()
+    h.deliver("a", PodPhase.RUNNING)
+    h.now = 120
+    h.step()
+    assert h.outcomes == {}
+
+
+def test_the_executor_backs_up_the_kubelets_deadline(h: Harness) -> None:
+    h.engine.submit(timed("a", execution_timeout=5))
+    h.step()
+    assert h.pod("a").spec.active_deadline_seconds == 5
+    h.deliver("a", PodPhase.RUNNING)
+    h.step()
+    h.now = 34  # 5 s + the 30 s backstop not yet passed
+    h.step()
+    assert h.outcomes == {}
+    h.now = 36
+    h.step()
+    assert h.outcomes == {("dag", "a"): Outcome.FAILED}
+    assert h.gateway.pods == {}

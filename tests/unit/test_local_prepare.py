@@ -33,7 +33,7 @@ PC = builders.processing_container(
 )
 
 
-def images(image: str) -> ProcessingContainer:
+def images(image: str, access: object = None) -> ProcessingContainer:
     assert image == "reg/seg:1"
     return PC
 

@@ -159,3 +159,36 @@ def test_decide(status: PodStatus, retry: bool, state: FinalState, text: str) ->
 def test_decide_rejects_non_final() -> None:
     with pytest.raises(ValueError, match="not a final pod state"):
         final_state(PodStatus(PodPhase.RUNNING), True)
+
+
+def test_a_pod_past_its_deadline_is_timed_out_not_failed() -> None:
+    """The kubelet kills the container (it shows exit 137); the pod's reason says why."""
+    deadline = pod("Failed", terminated={"exit_code": 137, "reason": "Error"})
+    deadline.status.reason = "DeadlineExceeded"
+    deadline.status.message = "Pod was active on the node longer than the specified deadline"
+    status = classify(deadline)
+    assert status.phase is PodPhase.TIMED_OUT
+    assert final_state(status, should_retry=True, execution_timeout=5) == (
+        FinalState.UP_FOR_RETRY,
+        "timed out after 5 s (execution_timeout): Pod was active on the node longer than the "
+        "specified deadline",
+    )
+
+
+def test_a_pod_that_never_started_names_the_startup_timeout() -> None:
+    status = PodStatus(PodPhase.NOT_STARTED, "not running 60 s after it was created")
+    assert final_state(status, should_retry=False) == (
+        FinalState.FAILED,
+        "pod did not start: not running 60 s after it was created",
+    )
+
+
+def test_an_oom_kill_behind_exit_code_0_is_a_failure() -> None:
+    """A shell whose child the kernel killed can exit 0; the reason still says OOMKilled."""
+    oom = pod("Succeeded", terminated={"exit_code": 0, "reason": "OOMKilled"})
+    status = classify(oom)
+    assert status.phase is PodPhase.OOM_KILLED
+    assert final_state(status, should_retry=False, memory_limit="128Mi") == (
+        FinalState.FAILED,
+        "container was OOMKilled at its memory limit 128Mi (exit code 0)",
+    )

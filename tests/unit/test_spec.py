@@ -13,7 +13,7 @@ from kaapana_executor.contract import documents
 from kaapana_executor.contract.schema import Kind
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.errors import ContractError
-from kaapana_executor.launch.pipeline import Launch, ProcessingContainerSource
+from kaapana_executor.launch.pipeline import ImageAccess, Launch, ProcessingContainerSource
 from kaapana_executor.launch.pod import to_dict
 from kaapana_executor.launch.policy import LaunchPolicy, SpecError
 from kaapana_executor.models import ProcessingContainer
@@ -54,7 +54,7 @@ assert isinstance(_PARSED, ProcessingContainer)
 PC: ProcessingContainer = _PARSED
 
 
-def images(image: str) -> ProcessingContainer:
+def images(image: str, access: object = None) -> ProcessingContainer:
     assert image == "registry.local/dummy:1"
     return PC
 
@@ -205,7 +205,7 @@ def test_invalid_choice_from_user_input_fails_with_reason() -> None:
     document = {"name": "t", "image": "x", "taskTemplate": "main"}
     conf = {"task_form": {"t": {"env": {"MODE": "z"}}}}
     with pytest.raises(ContractError, match="'z' is not a valid choice for MODE"):
-        build_launch(ref("t", document), conf, SETTINGS, lambda _: pc, lookup)
+        build_launch(ref("t", document), conf, SETTINGS, lambda image, access: pc, lookup)
 
 
 def test_link_to_missing_task_or_channel() -> None:
@@ -319,3 +319,80 @@ def test_a_user_input_env_entry_without_a_name_is_an_error_not_dropped() -> None
         "dag_run.conf: task_form.downstream.env[0]: an env entry must be an object with a "
         "'name' (and a 'value')"
     ]
+
+
+PLATFORM = ExecutorSettings(
+    namespace="kaapana",
+    data_root="/data",
+    allowed_namespaces=["project-a"],
+    pod_env=[
+        {"name": "KAAPANA_AII_URL", "value": "http://aii"},
+        {"name": "MODE", "value": "platform"},
+        {
+            "name": "KAAPANA_CLIENT_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": "oidc-client-secret", "key": "secret"}},
+        },
+    ],
+    pod_labels={"kaapana.ai/type": "processing-container"},
+)
+
+
+def test_the_platform_env_and_labels_reach_every_pod_and_win() -> None:
+    conf = {"task_form": {"downstream": {"env": {"MODE": "thorough"}}}}
+    pod = to_dict(build_launch(ref("downstream", DOWNSTREAM), conf, PLATFORM, images, lookup).pod)
+    env = pod["spec"]["containers"][0]["env"]
+    assert env[-3:] == [
+        {"name": "KAAPANA_AII_URL", "value": "http://aii"},
+        {"name": "MODE", "value": "platform"},  # over the template, the task and user input
+        {
+            "name": "KAAPANA_CLIENT_SECRET",
+            "valueFrom": {"secretKeyRef": {"key": "secret", "name": "oidc-client-secret"}},
+        },
+    ]
+    assert [e["name"] for e in env].count("MODE") == 1
+    assert pod["metadata"]["labels"]["kaapana.ai/type"] == "processing-container"
+
+
+@pytest.mark.parametrize(
+    ("conf", "expected"),
+    [
+        ({}, "kaapana"),
+        ({"project_form": {"kubernetes_namespace": "project-a"}}, "project-a"),
+        ({"project_form": {"name": "no namespace here"}}, "kaapana"),
+    ],
+)
+def test_the_runs_conf_chooses_the_project_namespace(conf: dict[str, Any], expected: str) -> None:
+    launch = build_launch(ref("downstream", DOWNSTREAM), conf, PLATFORM, images, lookup)
+    assert launch.pod.metadata.namespace == expected
+
+
+def test_a_project_namespace_that_is_not_allowed_fails_the_task() -> None:
+    conf = {"project_form": {"kubernetes_namespace": "project-b"}}
+    with pytest.raises(SpecError) as refused:
+        build_launch(ref("downstream", DOWNSTREAM), conf, PLATFORM, images, lookup)
+    assert str(refused.value) == (
+        "namespace 'project-b' (dag_run.conf project_form.kubernetes_namespace) is not allowed "
+        "(allowed: kaapana, project-a)"
+    )
+
+
+def test_the_execution_timeout_is_the_pods_deadline() -> None:
+    timed = ref("downstream", DOWNSTREAM)
+    timed.executor_config[EXECUTOR_CONFIG_KEY]["execution_timeout"] = 4.5
+    pod = to_dict(build_launch(timed, {}, SETTINGS, images, lookup).pod)
+    assert pod["spec"]["activeDeadlineSeconds"] == 5
+    plain = to_dict(build_launch(ref("downstream", DOWNSTREAM), {}, SETTINGS, images, lookup).pod)
+    assert "activeDeadlineSeconds" not in plain["spec"]
+
+
+def test_the_image_is_read_with_the_pods_namespace_and_pull_secrets() -> None:
+    seen: list[ImageAccess] = []
+
+    def recording(image: str, access: ImageAccess) -> ProcessingContainer:
+        seen.append(access)
+        return PC
+
+    settings = SETTINGS.model_copy(update={"image_pull_secrets": ["deployment"]})
+    task = {**DOWNSTREAM, "config": {"imagePullSecrets": ["own"], "namespace": "proj"}}
+    build_launch(ref("downstream", task), {}, settings, recording, lookup)
+    assert seen == [ImageAccess("proj", ("deployment", "own"))]

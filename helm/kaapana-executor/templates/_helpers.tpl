@@ -50,12 +50,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-One option value as ExecutorSettings parses it: lists comma-separated, maps as JSON, null as
-empty. Whole numbers are printed without exponent (YAML numbers reach templates as floats,
-and "1e+06" is no int).
+One option value as ExecutorSettings parses it: lists of strings comma-separated, lists of
+objects (pod_env) and maps as JSON, null as empty. Whole numbers are printed without exponent
+(YAML numbers reach templates as floats, and "1e+06" is no int).
 */}}
 {{- define "kaapana-executor.optionValue" -}}
-{{- if kindIs "slice" . }}{{ join "," . }}
+{{- if and (kindIs "slice" .) (gt (len .) 0) (kindIs "map" (index . 0)) }}{{ toJson . }}
+{{- else if kindIs "slice" . }}{{ join "," . }}
 {{- else if kindIs "map" . }}{{ toJson . }}
 {{- else if kindIs "invalid" . }}
 {{- else if and (kindIs "float64" .) (eq . (floor .)) }}{{ int64 . }}

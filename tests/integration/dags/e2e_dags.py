@@ -39,20 +39,6 @@ with DAG("e2e_secret", schedule=None, catchup=False) as secret:  # a hostile tas
         ),
     )
 
-with DAG("e2e_sibling", schedule=None, catchup=False) as sibling:  # a link without a dependency
-    KaapanaTaskOperator(task_id="writer", task_json=task({}))
-    KaapanaTaskOperator(
-        task_id="reader",
-        task_json=task(
-            {},
-            template="downstream",
-            inputs=[
-                {"name": "channel1", "from": {"task": "writer", "channel": "channel1"}},
-                {"name": "channel2", "from": {"task": "writer", "channel": "channel2"}},
-            ],
-        ),
-    )
-
 with DAG("e2e_oom", schedule=None, catchup=False) as oom:
     KaapanaTaskOperator(
         task_id="oom", task_json=task({"kwok.kaapana.io/termination-reason": "OOMKilled"})
