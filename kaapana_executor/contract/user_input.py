@@ -23,6 +23,7 @@ form's ``adjustable: false`` refuses user input for a variable, ``type`` checks 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -139,13 +140,19 @@ def _env(value: Any, path: Path) -> list[tuple[str, Any, Path]]:
 def _checked(triples: list[tuple[str, Any, Path]]) -> list[EnvInput]:
     """Env values are text, as in a pod spec; a number or boolean is an error, not converted."""
     problems = [
-        Problem(path, f'{value!r} is not a string (env values are text: write "{value}")')
-        for _, value, path in triples
-        if not isinstance(value, str)
+        Problem(path, _not_text(value)) for _, value, path in triples if not isinstance(value, str)
     ]
     if problems:
         raise ContractError(SOURCE, problems)
     return [EnvInput(name, value, path) for name, value, path in triples]
+
+
+def _not_text(value: Any) -> str:
+    """The reason, in JSON terms (the user wrote JSON): ``true is not a string (... "true")``."""
+    written = json.dumps(value)
+    if isinstance(value, bool | int | float):
+        return f"{written} is not a string (env values are text: write {json.dumps(written)})"
+    return f"{written} is not a string (env values are text)"
 
 
 def apply(task: Task, conf: Mapping[str, Any], task_id: str) -> Task:

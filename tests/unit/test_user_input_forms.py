@@ -82,12 +82,13 @@ def test_flat_env_needs_env_to_be_allowed() -> None:
         ),
         (
             {"env": {"DEBUG": True}},
-            'task_form.t.env.DEBUG: True is not a string (env values are text: write "True")',
+            'task_form.t.env.DEBUG: true is not a string (env values are text: write "true")',
         ),
         (
             {"env": [{"name": "ROUNDS", "value": 2}]},
             'task_form.t.env[0].value: 2 is not a string (env values are text: write "2")',
         ),
+        ({"ROUNDS": None}, "task_form.t.ROUNDS: null is not a string (env values are text)"),
         ({"env": [{"name": "ROUNDS"}]}, "task_form.t.env[0]: 'value' is required"),
         (
             {"env": [{"name": "R", "value": "1", "choices": []}]},
@@ -103,6 +104,7 @@ def test_flat_env_needs_env_to_be_allowed() -> None:
         "flat number",
         "object boolean",
         "list number",
+        "null",
         "no value",
         "extra field",
         "no name",
