@@ -12,9 +12,17 @@ from pathlib import PurePosixPath
 
 from kaapana_executor.errors import PathPart, Problem
 from kaapana_executor.k8s import labels
-from kaapana_executor.models import ProcessingContainer, ScaleRule, Task, TaskTemplate
+from kaapana_executor.models import (
+    ProcessingContainer,
+    ScaleRule,
+    Task,
+    TaskTemplate,
+    TaskTemplateEnv,
+)
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_KINDS = {"int": "an integer (digits, optionally signed)", "boolean": "a boolean (true or false)"}
 
 
 def _duplicates(
@@ -37,6 +45,36 @@ def relative_path_problem(value: str) -> str | None:
     if ".." in path.parts:
         return f"{value!r} must not contain '..'"
     return None
+
+
+def type_problem(declared: TaskTemplateEnv, value: str) -> str | None:
+    """Why ``value`` is not of the kind the variable's ``type`` names, or None.
+
+    ``type`` is the older env form (Kaapana's schema until November 2025). Kaapana's images
+    read these variables with ``int(...)`` or as ``true``/``false``, so a wrong value fails
+    inside the running container; we say so before a pod exists.
+    """
+    kind = declared.type
+    wrong = (kind == "int" and not _INTEGER.fullmatch(value)) or (
+        kind == "boolean" and value.lower() not in ("true", "false")
+    )
+    if not wrong or kind is None:
+        return None
+    return f'{value!r} is not {_KINDS[kind]}: {declared.name} is declared "type": "{kind}"'
+
+
+def value_problems(declared: TaskTemplateEnv, value: str) -> list[str]:
+    """Why ``value`` may not be given to the template variable ``declared``: choices, type."""
+    reasons = []
+    if declared.choices and value not in declared.choices:
+        reasons.append(
+            f"{value!r} is not a valid choice for {declared.name} "
+            f"(choices: {', '.join(declared.choices)})"
+        )
+    wrong_kind = type_problem(declared, value)
+    if wrong_kind:
+        reasons.append(wrong_kind)
+    return reasons
 
 
 def check_scale_rule(rule: ScaleRule, path: Sequence[PathPart]) -> list[Problem]:
@@ -87,6 +125,9 @@ def check_template(template: TaskTemplate, path: Sequence[PathPart]) -> list[Pro
                     f"default {env.value!r} is not one of its choices {env.choices}",
                 )
             )
+        reason = type_problem(env, env.value)
+        if reason:
+            problems.append(Problem((*path, "env", index, "value"), f"default {reason}"))
     return problems
 
 

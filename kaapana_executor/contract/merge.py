@@ -8,7 +8,8 @@ problems are reported at once:
 * a Task channel the template does not declare is an error (Kaapana drops it silently);
 * a template channel left unbound is an error unless it is ``optional`` — except outputs, which
   a caller may bind to a default destination (the executor's run data directory);
-* an env value outside the template's non-empty ``choices`` is an error.
+* an env value outside the template's non-empty ``choices``, or not of its ``type`` (the older
+  env form), is an error.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from kaapana_executor import quantity
+from kaapana_executor.contract.checks import value_problems
 from kaapana_executor.contract.instance import ResolvedChannel, ResolvedEnv, TaskInstance
 from kaapana_executor.errors import ContractError, PathPart, Problem
 from kaapana_executor.models import (
@@ -61,7 +63,7 @@ def select_template(task: Task, pc: ProcessingContainer | None, source: str) -> 
 def merge_env(
     template_env: Sequence[TaskTemplateEnv], task_env: Sequence[TaskEnv], path: tuple[PathPart, ...]
 ) -> tuple[list[ResolvedEnv], list[Problem]]:
-    """Template env overridden by name, task-only variables appended; choices enforced."""
+    """Template env overridden by name, task-only variables appended; choices and type enforced."""
     overrides = {e.name: (i, e.value) for i, e in enumerate(task_env)}
     merged: list[ResolvedEnv] = []
     problems: list[Problem] = []
@@ -69,14 +71,10 @@ def merge_env(
         value = declared.value
         if declared.name in overrides:
             index, value = overrides[declared.name]
-            if declared.choices and value not in declared.choices:
-                problems.append(
-                    Problem(
-                        (*path, index, "value"),
-                        f"{value!r} is not a valid choice for {declared.name} "
-                        f"(choices: {', '.join(declared.choices)})",
-                    )
-                )
+            problems += [
+                Problem((*path, index, "value"), reason)
+                for reason in value_problems(declared, value)
+            ]
         merged.append(
             ResolvedEnv(
                 name=declared.name,

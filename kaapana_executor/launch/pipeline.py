@@ -108,6 +108,7 @@ def resolve(
         else None
     )
     template = merge.select_template(task, pc, request.source)
+    user_input.check_env(template, request.conf, run.task_id)  # adjustable, type, choices
     task = _link(task, request, policy, upstream)
 
     def default_output(channel: str) -> VolumeSource:

@@ -396,3 +396,25 @@ def test_the_image_is_read_with_the_pods_namespace_and_pull_secrets() -> None:
     task = {**DOWNSTREAM, "config": {"imagePullSecrets": ["own"], "namespace": "proj"}}
     build_launch(ref("downstream", task), {}, settings, recording, lookup)
     assert seen == [ImageAccess("proj", ("deployment", "own"))]
+
+
+def test_the_launch_refuses_user_input_for_a_variable_that_is_not_adjustable() -> None:
+    fixed = {
+        "name": "c",
+        "description": "",
+        "templates": [
+            {
+                "identifier": "main",
+                "description": "",
+                "env": [{"name": "MODEL", "value": "v1", "adjustable": False, "type": "string"}],
+            }
+        ],
+    }
+    pc = documents.build(Kind.PROCESSING_CONTAINER, fixed, "pc")
+    assert isinstance(pc, ProcessingContainer)
+    document = {"name": "t", "image": "x", "taskTemplate": "main"}
+    conf = {"task_form": {"t": {"MODEL": "v2"}}}  # the flat form of Kaapana's guide
+    with pytest.raises(ContractError) as refused:
+        build_launch(ref("t", document), conf, SETTINGS, lambda image, access: pc, lookup)
+    assert "task_form.t.MODEL" in refused.value.render()
+    assert "adjustable" in refused.value.render()

@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, confloat, 
 
 
 class TaskTemplateEnv(BaseModel):
+    """
+    One environment variable of a template, with its default. type and adjustable are the older form (Kaapana's schema until November 2025); they keep their meaning here.
+    """
+
     model_config = ConfigDict(
         extra="forbid",
     )
@@ -16,11 +20,19 @@ class TaskTemplateEnv(BaseModel):
     """
     Default value.
     """
+    type: Literal["boolean", "string", "int"] | None = None
+    """
+    Older form: what kind of value the variable takes. The template's default, a Task's value and user input are all checked against it.
+    """
     choices: list[str] | None = None
     """
     Allowed values; null or empty means any value.
     """
     description: str | None = None
+    adjustable: bool | None = None
+    """
+    Older form: false means user input (dag_run.conf task_form) may not set the variable, whatever the value; the Task file itself still may. true or absent: user input may set it.
+    """
 
 
 class ScaleRule(BaseModel):
@@ -147,6 +159,10 @@ class ProcessingContainer(BaseModel):
     Name of the processing container.
     """
     description: str
+    version: str | None = None
+    """
+    The container's own version, for people: Kaapana's files carry it and nothing reads it (Kaapana ignores unknown fields; this one is known so that it is not a typo).
+    """
     templates: list[TaskTemplate]
     """
     Task templates, unique by identifier.
