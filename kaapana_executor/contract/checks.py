@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from pathlib import PurePosixPath
 
 from kaapana_executor.errors import PathPart, Problem
@@ -77,9 +78,37 @@ def value_problems(declared: TaskTemplateEnv, value: str) -> list[str]:
     return reasons
 
 
+_COMPLEXITY = re.compile(r"^([-+]?\d*(?:\.\d+)?)\*?n(?:\*\*(\d+))?$")
+
+
+def complexity_factor(complexity: str) -> Decimal | None:
+    """The factor of Kaapana's older ``complexity`` (``"50*n"``, ``"50*n**1"``, ``"n"``);
+    None when it is not linear (only ``K*n`` has a meaning as memory per input byte)."""
+    match = _COMPLEXITY.match(complexity.strip())
+    if match is None or (match.group(2) not in (None, "1")):
+        return None
+    digits = match.group(1)
+    return Decimal(digits) if digits not in ("", "+", "-") else Decimal(f"{digits}1")
+
+
+def _factor_problems(rule: ScaleRule, path: Sequence[PathPart]) -> list[Problem]:
+    """Exactly one of ``scale_factor`` and the older ``complexity``, which must be linear."""
+    if (rule.scale_factor is None) == (rule.complexity is None):
+        return [Problem(tuple(path), "give either 'scale_factor' or 'complexity', not both")]
+    if rule.complexity is not None and complexity_factor(rule.complexity) is None:
+        reason = (
+            f"complexity {rule.complexity!r} is not linear: only K*n (memory per input byte) "
+            "can be applied; give scale_factor: K"
+        )
+        return [Problem((*path, "complexity"), reason)]
+    if rule.complexity is not None and complexity_factor(rule.complexity) == 0:
+        return [Problem((*path, "complexity"), "complexity must have a positive factor")]
+    return []
+
+
 def check_scale_rule(rule: ScaleRule, path: Sequence[PathPart]) -> list[Problem]:
-    """A scale rule's regex compiles and its target_dir stays inside the channel."""
-    problems = []
+    """A scale rule has one factor, its regex compiles, its target_dir stays in the channel."""
+    problems = _factor_problems(rule, path)
     if rule.target_regex is not None:
         try:
             re.compile(rule.target_regex)

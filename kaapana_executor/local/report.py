@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kaapana_executor.local.channels import InputSize
 from kaapana_executor.local.monitor import Measurement
 from kaapana_executor.models import ScaleRule
-from kaapana_executor.resources.scale import ScaleResult
+from kaapana_executor.resources.scale import ScaleResult, factor
 
 SIGKILL_EXIT = 137
 #: A peak this close to the limit counts as "at the limit" (the kernel reclaims first).
@@ -81,7 +81,7 @@ def _rule_text(rule: ScaleRule | None) -> str:
     if rule is None:
         return ""
     target = f" {rule.target_dir}/" if rule.target_dir else ""
-    return f"{rule.type} {rule.mode}{target} ×{rule.scale_factor:g}"
+    return f"{rule.type} {rule.mode}{target} ×{float(factor(rule)):g}"
 
 
 def memory_report(

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict
 
+from kaapana_executor.contract.checks import complexity_factor
 from kaapana_executor.models import ScaleRule
 from kaapana_executor.quantity import round_up_bytes
 
@@ -65,11 +66,21 @@ def measure(channel_root: Path, rule: ScaleRule) -> int:
     return max(sizes, default=0)
 
 
+def factor(rule: ScaleRule) -> Decimal:
+    """Memory bytes per measured input byte: ``scale_factor``, or the older ``complexity``."""
+    if rule.scale_factor is not None:
+        return Decimal(str(rule.scale_factor))
+    found = complexity_factor(rule.complexity or "")
+    if found is None:  # the contract checks refuse such files when they are read
+        raise ValueError(f"scale rule without a usable factor: {rule.complexity!r}")
+    return found
+
+
 def need(rule: ScaleRule, size: int) -> int:
     """Bytes of memory the rule asks for: factor × size + 10 %, rounded up to MiB (0 for 0)."""
     if size == 0:
         return 0
-    exact = Decimal(str(rule.scale_factor)) * size * HEADROOM
+    exact = factor(rule) * size * HEADROOM
     return round_up_bytes(int(exact.to_integral_value(rounding=ROUND_CEILING)))
 
 

@@ -236,3 +236,52 @@ def test_the_current_schema_form_has_no_type_and_stays_unchecked() -> None:
     conf = {"task_form": {"t": {"N": "anything"}}}
     user_input.check_env(current.templates[0], conf, "t")
     assert user_input.apply(_task(), conf, "t").env is not None
+
+
+def _pc_with_rule(rule: dict[str, object]) -> dict[str, object]:
+    return {
+        "name": "c",
+        "description": "",
+        "templates": [
+            {
+                "identifier": "t",
+                "description": "",
+                "inputs": [{"name": "in", "mounted_path": "/in", "scale_rule": rule}],
+            }
+        ],
+    }
+
+
+def test_kaapanas_linear_complexity_is_the_older_scale_factor(tmp_path: Path) -> None:
+    """Kaapana's ScaleRule once said ``"complexity": "50*n**1"`` instead of a factor."""
+    from kaapana_executor.models import ProcessingContainer
+    from kaapana_executor.resources.scale import factor
+
+    rule: dict[str, object] = {"complexity": "50*n**1", "type": "limit", "mode": "sum"}
+    parsed = documents.build(Kind.PROCESSING_CONTAINER, _pc_with_rule(rule), "pc.json")
+    assert isinstance(parsed, ProcessingContainer)
+    scale_rule = parsed.templates[0].inputs[0].scale_rule
+    assert scale_rule is not None and factor(scale_rule) == 50
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        (
+            {"complexity": "2*n**2", "type": "limit", "mode": "sum"},
+            "templates[0].inputs[0].scale_rule.complexity: complexity '2*n**2' is not linear",
+        ),
+        (
+            {"complexity": "2*n", "scale_factor": 2, "type": "limit", "mode": "sum"},
+            "templates[0].inputs[0].scale_rule: give either 'scale_factor' or 'complexity'",
+        ),
+        (
+            {"type": "limit", "mode": "sum"},
+            "templates[0].inputs[0].scale_rule: give either 'scale_factor' or 'complexity'",
+        ),
+    ],
+)
+def test_a_scale_rule_needs_exactly_one_linear_factor(rule: dict[str, object], reason: str) -> None:
+    with pytest.raises(ContractError) as refused:
+        documents.build(Kind.PROCESSING_CONTAINER, _pc_with_rule(rule), "pc.json")
+    assert reason in refused.value.render()

@@ -37,13 +37,19 @@ class TaskTemplateEnv(BaseModel):
 
 class ScaleRule(BaseModel):
     """
-    How the memory request or limit grows with the size of an input channel: scale_factor x measured size, plus 10%.
+    How the memory request or limit grows with the size of an input channel: scale_factor x measured size, plus 10%. The older form gives the factor as Kaapana's linear complexity instead ("complexity": "50*n", "50*n**1"). One of scale_factor and complexity is required.
     """
 
     model_config = ConfigDict(
         extra="forbid",
     )
-    scale_factor: Annotated[float, Field(gt=0.0)]
+    scale_factor: Annotated[float | None, Field(gt=0.0)] = None
+    complexity: Annotated[
+        str | None, Field(pattern="^[-+]?\\d*(\\.\\d+)?\\*?n(\\*\\*\\d+)?$")
+    ] = None
+    """
+    Older form of scale_factor (Kaapana's schema until 2025): K*n, with n the measured size; only linear complexity (no exponent, or **1) can be applied.
+    """
     type: Annotated[Literal["limit", "request"], Field(title="ScaleRuleType")]
     mode: Annotated[
         Literal["sum", "max_file_size", "max_item_sum"], Field(title="ScaleRuleMode")
