@@ -18,6 +18,7 @@ from kaapana_executor.errors import ContractError, KaapanaError
 from kaapana_executor.k8s import labels
 from kaapana_executor.runtime import spec
 from kaapana_executor.runtime.decide import decide
+from kaapana_executor.runtime.faults import fault_point
 from kaapana_executor.runtime.kube import KubeError
 from kaapana_executor.runtime.outputs import clean_output
 from kaapana_executor.runtime.podstate import PodStatus
@@ -136,6 +137,7 @@ class Jobs:
         level = "info" if state is FinalState.SUCCESS else "error"
         tracked.log.event(f"{reason}: reporting {state.value}", level)
         self._upload_log(tracked)
+        fault_point("finish.log_persisted")
         policy = self.settings.pod_deletion
         success = state is FinalState.SUCCESS
         # A pod stuck on an image pull or config error is deleted whatever the policy.
@@ -145,7 +147,9 @@ class Jobs:
             or (status.phase.stuck)
         ):
             self.delete_quietly(tracked.pod, tracked.namespace)
+            fault_point("finish.pod_deleted")
         self.report(tracked, state, reason)
+        fault_point("finish.state_reported")
 
     def retire(self, tracked: Tracked) -> None:
         """A pod whose task is no longer ours: persist what it printed, then delete it."""
