@@ -163,65 +163,84 @@ def wait_end(rest: AirflowRest, deadline: float) -> str:
     return state
 
 
+def airflow_settings(
+    env: LocalEnv, namespace: str, home: Path, settings: Settings
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``[kaapana_executor]`` options and the extra environment of the chaos Airflow."""
+    kaapana = {
+        "namespace": namespace,
+        "kubeconfig": env.kubeconfig,
+        "data_root": str(home / "data"),
+        "insecure_registries": env.registry,
+        "cache_dir": str(home / "image-cache"),
+        "heartbeat_interval": "5",
+    }
+    extra = {
+        "KAAPANA_REGISTRY": env.registry,
+        "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": str(
+            int(RECOMMENDED_HEALTH_CHECK_THRESHOLD)
+        ),
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": str(
+            RECOMMENDED_ORPHANED_TASKS_CHECK_INTERVAL
+        ),
+    }
+    return kaapana, extra
+
+
+def run_with_faults(
+    airflow: LocalAirflow,
+    rest: AirflowRest,
+    env: LocalEnv,
+    core: client.CoreV1Api,
+    namespace: str,
+    settings: Settings,
+) -> bool:
+    """Trigger the run, inject the faults, wait, print the verdict; True when clean."""
+    rng = random.Random(settings.seed + 1)
+    rest.wait_for_dag(DAG_ID, timeout=300)
+    with PodRecorder(core, namespace) as recorder:
+        started = time.monotonic()
+        rest.trigger(DAG_ID, "chaos-1")
+        print("settings: " + json.dumps(settings.describe(), indent=2), flush=True)
+        _, last_end = inject(airflow, rest, env, settings, rng, started)
+        state = wait_end(rest, time.monotonic() + settings.timeout)
+        ended = time.monotonic()
+        check = RunCheck(rest, core, namespace, DAG_ID, "chaos-1")
+        check.settle(30)
+        verdict = check.verdict(recorder)
+    reruns = sum(1 for _, t in verdict.states.values() if t > 1)
+    print(f"run state: {state}; total {ended - started:.0f}s")
+    print(
+        f"lost {len(verdict.lost)}, duplicated {len(verdict.duplicated)}, "
+        f"stuck {len(verdict.stuck)}, pods left {len(verdict.left)}; "
+        f"converged {ended - last_end:.0f}s after the last fault; "
+        f"tasks with more than one try {reruns}; "
+        f"recorder relists after 410 {recorder.relists_after_gone}"
+    )
+    if not verdict.clean:
+        print(verdict.summary())
+    return verdict.clean and state == "success"
+
+
 def chaos(settings: Settings) -> int:
     env = local_env()
-    rng = random.Random(settings.seed)
-    api = api_client_for(env.kubeconfig)
-    core = client.CoreV1Api(api)
+    core = client.CoreV1Api(api_client_for(env.kubeconfig))
     namespace = f"bench-chaos-{secrets.token_hex(3)}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     from examples.images.push import push_examples
 
     push_examples(env.registry)
-    with tempfile.TemporaryDirectory(prefix="kaapana-chaos-") as scratch:
-        home = Path(scratch) / "airflow"
-        write_dag(home, settings, rng)
-        kaapana = {
-            "namespace": namespace,
-            "kubeconfig": env.kubeconfig,
-            "data_root": str(home / "data"),
-            "insecure_registries": env.registry,
-            "cache_dir": str(home / "image-cache"),
-            "heartbeat_interval": "5",
-        }
-        extra = {
-            "KAAPANA_REGISTRY": env.registry,
-            "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": str(
-                int(RECOMMENDED_HEALTH_CHECK_THRESHOLD)
-            ),
-            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": str(
-                RECOMMENDED_ORPHANED_TASKS_CHECK_INTERVAL
-            ),
-        }
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="kaapana-chaos-") as scratch:
+            home = Path(scratch) / "airflow"
+            write_dag(home, settings, random.Random(settings.seed))
+            kaapana, extra = airflow_settings(env, namespace, home, settings)
             for airflow, rest in running_airflow(home, [home / "chaos-dags"], kaapana, extra):
-                rest.wait_for_dag(DAG_ID, timeout=300)
-                with PodRecorder(core, namespace) as recorder:
-                    started = time.monotonic()
-                    rest.trigger(DAG_ID, "chaos-1")
-                    print("settings: " + json.dumps(settings.describe(), indent=2), flush=True)
-                    _, last_end = inject(airflow, rest, env, settings, rng, started)
-                    state = wait_end(rest, time.monotonic() + settings.timeout)
-                    ended = time.monotonic()
-                    check = RunCheck(rest, core, namespace, DAG_ID, "chaos-1")
-                    check.settle(30)
-                    verdict = check.verdict(recorder)
-                    reruns = sum(1 for _, t in verdict.states.values() if t > 1)
-                    relists = recorder.relists_after_gone
-                print(f"run state: {state}; total {ended - started:.0f}s")
-                print(
-                    f"lost {len(verdict.lost)}, duplicated {len(verdict.duplicated)}, "
-                    f"stuck {len(verdict.stuck)}, pods left {len(verdict.left)}; "
-                    f"converged {ended - last_end:.0f}s after the last fault; "
-                    f"tasks with more than one try {reruns}; recorder relists {relists}"
-                )
-                if not verdict.clean:
-                    print(verdict.summary())
-                return 0 if verdict.clean and state == "success" else 1
-        finally:
-            core.delete_namespace(namespace)
-    return 1
+                clean = run_with_faults(airflow, rest, env, core, namespace, settings)
+        return 0 if clean else 1
+    finally:
+        core.delete_namespace(namespace)
 
 
 def main() -> int:

@@ -103,7 +103,7 @@ def test_list_and_watch_storm_loses_nothing_and_honours_retry_after(env: Faulty)
     assert env.scheduler_alive(), env.scheduler_log_tail()
     assert state == "success", verdict.summary()
     assert verdict.clean, verdict.summary()
-    assert [r.applied for r in rules] == [2, 2, 2, 2, 2, 1]
+    assert all(r.applied for r in rules), [(r.path, r.fault, r.applied) for r in rules]
     lists = [r for r in env.proxy.requests if r.method == "GET" and not r.path.endswith("/log")]
     assert retry_after_violations(lists, same_path) == []
 
@@ -123,9 +123,11 @@ def test_adoption_survives_a_5xx_storm_on_the_pod_list(env: Faulty) -> None:
         time.sleep(30)
         env.proxy.clear()
         assert storm.applied > 0
-        assert env.scheduler_alive(), (
-            f"the scheduler died in the storm:\n{env.scheduler_log_tail()}"
-        )
+        # A scheduler whose loop died takes some seconds to exit: watch it a while.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert env.scheduler_alive(), f"the scheduler died:\n{env.scheduler_log_tail()}"
+            time.sleep(1)
         state = env.rest.wait_run(LONG, run, timeout=300)
         check.settle()
         verdict = check.verdict(recorder)

@@ -59,6 +59,7 @@ def test_scheduler_sigkill_mid_run_is_adopted_in_seconds(env: Faulty) -> None:
     assert state == "success", verdict.summary()
     assert verdict.clean, verdict.summary()
     assert all(t == 1 for _, t in verdict.states.values()), verdict.states
+    print(f"adopted {adopted_after:.0f}s after the SIGKILL")
     assert adopted_after < ADOPTION_BOUND, f"adoption took {adopted_after:.0f}s"
 
 

@@ -315,7 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _proxy(self) -> None:
         proxy = self.server.proxy
         url = urlsplit(self.path)
-        watch = parse_qs(url.query).get("watch", [""])[0] in ("true", "1")
+        watch = parse_qs(url.query).get("watch", [""])[0].lower() in ("true", "1")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         fault = proxy.decide(self.command, url.path, watch)
@@ -410,6 +410,9 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
+            # read1 leaves a fully read Content-Length body "open"; read() marks it done, so
+            # the upstream connection can carry the next request.
+            response.read()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (OSError, http.client.HTTPException):  # either side went away mid-stream
