@@ -24,6 +24,7 @@ import argparse
 import json
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -231,16 +232,21 @@ def chaos(settings: Settings) -> int:
     from examples.images.push import push_examples
 
     push_examples(env.registry)
+    scratch = Path(tempfile.mkdtemp(prefix="kaapana-chaos-"))
+    clean = False
     try:
-        with tempfile.TemporaryDirectory(prefix="kaapana-chaos-") as scratch:
-            home = Path(scratch) / "airflow"
-            write_dag(home, settings, random.Random(settings.seed))
-            kaapana, extra = airflow_settings(env, namespace, home, settings)
-            for airflow, rest in running_airflow(home, [home / "chaos-dags"], kaapana, extra):
-                clean = run_with_faults(airflow, rest, env, core, namespace, settings)
+        home = scratch / "airflow"
+        write_dag(home, settings, random.Random(settings.seed))
+        kaapana, extra = airflow_settings(env, namespace, home, settings)
+        for airflow, rest in running_airflow(home, [home / "chaos-dags"], kaapana, extra):
+            clean = run_with_faults(airflow, rest, env, core, namespace, settings)
         return 0 if clean else 1
     finally:
         core.delete_namespace(namespace)
+        if clean:
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:  # the logs of every component and task, for the post-mortem
+            print(f"kept Airflow's home for inspection: {scratch / 'airflow'}")
 
 
 def main() -> int:

@@ -105,3 +105,23 @@ def test_crash_between_finish_steps_replays_safely(env: Faulty, point: str) -> N
     assert verdict.states["once"] == ("success", 1)
     log = env.rest.log(FINISH, run, "once", 1)
     assert log.count(FINISH_MARKER) == 1, log[-3000:]
+
+
+def test_executor_cut_off_from_the_api_server_for_30s(env: Faulty) -> None:
+    """Only the executor's connection freezes (the fault proxy), the cluster goes on: pods
+    finish while the executor cannot see them, and it must catch up afterwards."""
+    run = f"cut-off-{secrets.token_hex(3)}"
+    env.rest.wait_for_dag(LONG)
+    with recording(env.core, env.namespace) as recorder:
+        env.rest.trigger(LONG, run)
+        check = env.check(LONG, run)
+        check.wait_running(len(LONG_TASKS))
+        with env.proxy.frozen():
+            time.sleep(30)  # the 25 s pods finish meanwhile
+        state = env.rest.wait_run(LONG, run, timeout=300)
+        check.settle()
+        verdict = check.verdict(recorder)
+    assert env.scheduler_alive(), env.scheduler_log_tail()
+    assert state == "success", verdict.summary()
+    assert verdict.clean, verdict.summary()
+    assert all(t == 1 for _, t in verdict.states.values()), verdict.states

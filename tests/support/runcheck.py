@@ -122,5 +122,12 @@ class RunCheck:
             last = max(states.get(task, (None, 0))[1], *(t for t, _ in seen))
             for try_number, pod in seen:
                 if pod.succeeded and try_number < last:
-                    found.append(f"{task}: try {try_number} succeeded, then try {last} ran")
+                    pods = ", ".join(
+                        f"try {t} {p.name} {'/'.join(p.phases)}{' deleted' if p.deleted else ''}"
+                        for t, p in sorted(seen, key=lambda tp: tp[0])
+                    )
+                    found.append(
+                        f"{task}: try {try_number} succeeded, then try {last} ran "
+                        f"(Airflow: {states.get(task)}; pods: {pods})"
+                    )
         return found
