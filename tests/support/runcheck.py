@@ -122,12 +122,12 @@ class RunCheck:
             last = max(states.get(task, (None, 0))[1], *(t for t, _ in seen))
             for try_number, pod in seen:
                 if pod.succeeded and try_number < last:
-                    pods = ", ".join(
+                    described = ", ".join(
                         f"try {t} {p.name} {'/'.join(p.phases)}{' deleted' if p.deleted else ''}"
                         for t, p in sorted(seen, key=lambda tp: tp[0])
                     )
                     found.append(
                         f"{task}: try {try_number} succeeded, then try {last} ran "
-                        f"(Airflow: {states.get(task)}; pods: {pods})"
+                        f"(Airflow: {states.get(task)}; pods: {described})"
                     )
         return found
