@@ -211,7 +211,8 @@ def run_with_faults(
         check.settle(30)
         verdict = check.verdict(recorder)
     reruns = sum(1 for _, t in verdict.states.values() if t > 1)
-    print(f"run state: {state}; total {ended - started:.0f}s")
+    counted = len(verdict.states) == settings.tasks
+    print(f"run state: {state}; total {ended - started:.0f}s; tasks checked {len(verdict.states)}")
     print(
         f"lost {len(verdict.lost)}, duplicated {len(verdict.duplicated)}, "
         f"stuck {len(verdict.stuck)}, pods left {len(verdict.left)}; "
@@ -221,7 +222,7 @@ def run_with_faults(
     )
     if not verdict.clean:
         print(verdict.summary())
-    return verdict.clean and state == "success"
+    return verdict.clean and state == "success" and counted
 
 
 def chaos(settings: Settings) -> int:

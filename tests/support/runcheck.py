@@ -57,8 +57,15 @@ class RunCheck:
     run: str
 
     def states(self) -> dict[str, tuple[str | None, int]]:
-        found = self.rest.task_instances(self.dag, self.run)
-        return {t: (ti["state"], int(ti["try_number"] or 0)) for t, ti in found.items()}
+        """Every task's (state, try number), page by page (the API returns 100 at most)."""
+        states: dict[str, tuple[str | None, int]] = {}
+        path = f"/dags/{self.dag}/dagRuns/{self.run}/taskInstances"
+        while True:
+            page = self.rest.call("GET", path, params={"limit": 100, "offset": len(states)})
+            for ti in page["task_instances"]:
+                states[ti["task_id"]] = (ti["state"], int(ti["try_number"] or 0))
+            if not page["task_instances"] or len(states) >= int(page["total_entries"]):
+                return states
 
     def pods(self) -> list[client.V1Pod]:
         """The run's pods that exist now."""
