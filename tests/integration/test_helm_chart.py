@@ -192,7 +192,7 @@ def test_config_map_sets_the_recommended_adoption_timers(tools: Tools) -> None:
     assert parser.getint("scheduler", "scheduler_health_check_threshold") == threshold
     assert parser.getfloat("scheduler", "orphaned_tasks_check_interval") == interval
 
-    values: dict[str, Any] = {"airflowScheduler": {}}
+    values: dict[str, Any] = {"airflowScheduler": None}  # null removes a default map
     (bare,) = [
         d for d in documents(tools.template(CHART, "r", "ops", values)) if d["kind"] == "ConfigMap"
     ]
