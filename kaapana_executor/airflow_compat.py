@@ -94,6 +94,16 @@ def execution_api_url() -> str:
     return str(get_execution_api_server_url())
 
 
+def adoption_timers() -> tuple[float, float]:
+    """``[scheduler] scheduler_health_check_threshold`` and ``orphaned_tasks_check_interval``."""
+    from airflow.configuration import conf
+
+    return (
+        conf.getfloat("scheduler", "scheduler_health_check_threshold"),
+        conf.getfloat("scheduler", "orphaned_tasks_check_interval", fallback=300.0),
+    )
+
+
 def base_log_folder() -> Path:
     """Where task logs live locally (shared with the api-server)."""
     from airflow.configuration import conf

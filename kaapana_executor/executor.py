@@ -14,6 +14,7 @@ from typing import Any
 from airflow.executors.base_executor import BaseExecutor
 
 from kaapana_executor import airflow_compat
+from kaapana_executor.adoption import adoption_stall_warning
 from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.images.credentials import PullAccess
 from kaapana_executor.images.metadata import ImageMetadata
@@ -94,6 +95,8 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
             )
         )
         self._engine.start()
+        if stall := adoption_stall_warning(*airflow_compat.adoption_timers()):
+            log.warning("KaapanaExecutor: %s", stall)
         log.info(
             "KaapanaExecutor started: namespace %s, data root %s",
             settings.namespace,

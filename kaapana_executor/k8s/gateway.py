@@ -34,6 +34,14 @@ class KubeError(KaapanaError):
         self.reason = reason or message  # the API's own words, for callers that phrase their own
 
 
+#: (connect, read) seconds per call. Without them a frozen API server (or a half-open
+#: connection) blocks a worker thread for good, and every task behind it waits.
+CONNECT_TIMEOUT = 5.0
+REQUEST_TIMEOUT = (CONNECT_TIMEOUT, 30.0)
+LIST_TIMEOUT = (CONNECT_TIMEOUT, 120.0)  # a full list of a large cluster takes a while
+LOG_TIMEOUT = (CONNECT_TIMEOUT, 120.0)
+WATCH_SLACK = 15.0  # a watch's read may wait this long past its server-side timeout
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -126,13 +134,18 @@ class KubeGateway:
 
     @api_retry
     def _create(self, namespace: str, pod: client.V1Pod) -> client.V1Pod:
-        return self.core.create_namespaced_pod(namespace, pod)
+        return self.core.create_namespaced_pod(namespace, pod, _request_timeout=REQUEST_TIMEOUT)
 
     @_final("delete a pod")
     def delete_pod(self, name: str, namespace: str, grace_seconds: int = 0) -> bool:
         """Delete a pod; False when it was already gone."""
         try:
-            self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=grace_seconds)
+            self.core.delete_namespaced_pod(
+                name,
+                namespace,
+                grace_period_seconds=grace_seconds,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return False
@@ -143,7 +156,7 @@ class KubeGateway:
     def read_pod(self, name: str, namespace: str) -> client.V1Pod | None:
         """The pod as the API server has it now; None when it does not exist."""
         try:
-            return self.core.read_namespaced_pod(name, namespace)
+            return self.core.read_namespaced_pod(name, namespace, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -153,9 +166,13 @@ class KubeGateway:
     def list_pods(self, namespace: str | None, selector: str) -> tuple[list[client.V1Pod], str]:
         """Pods matching ``selector`` (all namespaces for None) and the list's resourceVersion."""
         if namespace is None:
-            result = self.core.list_pod_for_all_namespaces(label_selector=selector)
+            result = self.core.list_pod_for_all_namespaces(
+                label_selector=selector, _request_timeout=LIST_TIMEOUT
+            )
         else:
-            result = self.core.list_namespaced_pod(namespace, label_selector=selector)
+            result = self.core.list_namespaced_pod(
+                namespace, label_selector=selector, _request_timeout=LIST_TIMEOUT
+            )
         return list(result.items), str(result.metadata.resource_version)
 
     def watch_pods(
@@ -168,6 +185,7 @@ class KubeGateway:
             "resource_version": resource_version,
             "timeout_seconds": timeout,
             "allow_watch_bookmarks": True,
+            "_request_timeout": (CONNECT_TIMEOUT, timeout + WATCH_SLACK),
         }
         if namespace is None:
             yield from w.stream(self.core.list_pod_for_all_namespaces, **options)
@@ -180,7 +198,11 @@ class KubeGateway:
         """The container's log (timestamps included); empty when the pod has none."""
         try:
             text: str = self.core.read_namespaced_pod_log(
-                name, namespace, timestamps=True, tail_lines=tail_lines
+                name,
+                namespace,
+                timestamps=True,
+                tail_lines=tail_lines,
+                _request_timeout=LOG_TIMEOUT,
             )
         except ApiException as exc:
             if exc.status in (400, 404):
@@ -203,7 +225,7 @@ class KubeGateway:
     def list_cluster(self, kind: ClusterList, field_selector: str = "") -> tuple[list[Any], str]:
         """Every object of ``kind`` in the cluster (all namespaces) and the list's version."""
         options = {"field_selector": field_selector} if field_selector else {}
-        result = getattr(self.core, kind.value)(**options)
+        result = getattr(self.core, kind.value)(_request_timeout=LIST_TIMEOUT, **options)
         return list(result.items), str(result.metadata.resource_version)
 
     def watch_cluster(
@@ -216,6 +238,7 @@ class KubeGateway:
             resource_version=resource_version,
             timeout_seconds=timeout,
             allow_watch_bookmarks=True,
+            _request_timeout=(CONNECT_TIMEOUT, timeout + WATCH_SLACK),
             **options,
         )
 
@@ -223,12 +246,14 @@ class KubeGateway:
     @_final("read a secret")
     def read_secret(self, name: str, namespace: str) -> client.V1Secret:
         """A Secret (pull credentials)."""
-        return self.core.read_namespaced_secret(name, namespace)
+        return self.core.read_namespaced_secret(name, namespace, _request_timeout=REQUEST_TIMEOUT)
 
     @_final("read a ServiceAccount")
     def read_service_account(self, name: str, namespace: str) -> client.V1ServiceAccount:
         """A ServiceAccount (for its imagePullSecrets)."""
-        return self.core.read_namespaced_service_account(name, namespace)
+        return self.core.read_namespaced_service_account(
+            name, namespace, _request_timeout=REQUEST_TIMEOUT
+        )
 
 
 def _reason(exc: ApiException) -> str:

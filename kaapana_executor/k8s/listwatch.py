@@ -22,6 +22,8 @@ from typing import Any
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from kaapana_executor.k8s.retry import retry_after
+
 log = logging.getLogger(__name__)
 
 Lister = Callable[[], tuple[list[Any], str]]
@@ -91,8 +93,11 @@ class ListWatch:
                 continue  # the server ended the stream early: watch on from the same version
             except ApiException as exc:
                 if exc.status != 410:
-                    log.warning("%s: watch failed (%s); relisting", self.name, exc.status)
-                    self._stop.wait(self._backoff)
+                    pause = retry_after(exc) or self._backoff
+                    log.warning(
+                        "%s: watch failed (%s); relisting in %.1f s", self.name, exc.status, pause
+                    )
+                    self._stop.wait(pause)
                 version = None
             except Exception:  # the loop must survive anything the network throws at it
                 log.exception("%s: watch broke; relisting", self.name)

@@ -36,14 +36,19 @@ def retriable(exc: BaseException) -> bool:
 _backoff = wait_exponential_jitter(multiplier=0.2, max=10)
 
 
-def wait(state: RetryCallState) -> float:
-    """Retry-After when the server sends one, else exponential backoff with jitter."""
-    exc = state.outcome.exception() if state.outcome else None
+def retry_after(exc: BaseException | None) -> float | None:
+    """The seconds an API error's ``Retry-After`` asks for (capped), or None."""
     if isinstance(exc, ApiException) and exc.headers:
         after = exc.headers.get("Retry-After")
         if after and after.isdigit():
             return min(float(after), MAX_RETRY_AFTER)
-    return float(_backoff(state))
+    return None
+
+
+def wait(state: RetryCallState) -> float:
+    """Retry-After when the server sends one, else exponential backoff with jitter."""
+    after = retry_after(state.outcome.exception() if state.outcome else None)
+    return after if after is not None else float(_backoff(state))
 
 
 _policy = retry(

@@ -20,6 +20,11 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from kaapana_executor.adoption import (
+    RECOMMENDED_HEALTH_CHECK_THRESHOLD,
+    RECOMMENDED_ORPHANED_TASKS_CHECK_INTERVAL,
+    adoption_stall_warning,
+)
 from kaapana_executor.config import SECTION, ExecutorSettings, PodDeletion
 from tests.support import kwok
 from tests.support.cluster import TEST_NAMESPACE_LABEL, Cluster, watch_events
@@ -182,6 +187,30 @@ def test_config_map_settings_load_as_the_executor_loads_them(tools: Tools) -> No
     assert from_env.kubeconfig is None
     assert [var.model_dump(exclude_none=True) for var in from_env.pod_env] == PLATFORM_ENV
     assert from_env.pod_labels == {"kaapana.ai/type": "processing-container"}
+
+
+def test_config_map_sets_the_recommended_adoption_timers(tools: Tools) -> None:
+    (config_map,) = [
+        d for d in documents(tools.template(CHART, "r", "ops", {})) if d["kind"] == "ConfigMap"
+    ]
+    data: dict[str, str] = config_map["data"]
+    threshold = float(data["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD"])
+    interval = float(data["AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"])
+    assert (threshold, interval) == (
+        RECOMMENDED_HEALTH_CHECK_THRESHOLD,
+        RECOMMENDED_ORPHANED_TASKS_CHECK_INTERVAL,
+    )
+    assert adoption_stall_warning(threshold, interval) is None
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(data["scheduler.cfg"])
+    assert parser.getint("scheduler", "scheduler_health_check_threshold") == threshold
+    assert parser.getfloat("scheduler", "orphaned_tasks_check_interval") == interval
+
+    values: dict[str, Any] = {"airflowScheduler": None}  # null removes a default map
+    (bare,) = [
+        d for d in documents(tools.template(CHART, "r", "ops", values)) if d["kind"] == "ConfigMap"
+    ]
+    assert not [k for k in bare["data"] if "SCHEDULER" in k or k == "scheduler.cfg"]
 
 
 def test_derived_options_cannot_be_set_twice(tools: Tools) -> None:

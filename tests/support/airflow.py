@@ -202,14 +202,41 @@ class LocalAirflow:
         process.wait(timeout=60)
         self._spawn(component)
 
-    def _spawn(self, component: str) -> None:
+    def _spawn(
+        self, component: str, name: str | None = None, extra_env: Mapping[str, str] = {}
+    ) -> None:
         args = [self._airflow(), component]
         if component == "api-server":
             args += ["--port", str(self.port)]
-        log = (self.home / f"{component}.log").open("ab")
-        self.processes[component] = subprocess.Popen(
-            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        name = name or component
+        log = (self.home / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            args,
+            env={**self.env, **extra_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+
+    def spawn(
+        self, component: str, name: str | None = None, extra_env: Mapping[str, str] = {}
+    ) -> None:
+        """Start one more process of ``component`` (e.g. a second scheduler), known as
+        ``name`` (default: the component; its log is ``{home}/{name}.log``), with
+        ``extra_env`` on top of the shared environment."""
+        self._spawn(component, name, extra_env)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 60) -> int:
+        """Send ``sig`` (default SIGKILL: a crash, no clean-up) to a process and its children
+        and wait for it to end; returns its exit status."""
+        process = self.processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+        return process.wait(timeout=timeout)
+
+    def wait_exit(self, name: str, timeout: float) -> int:
+        """Wait until a process ends by itself (e.g. an injected crash); its exit status."""
+        return self.processes[name].wait(timeout=timeout)
 
     def migrate(self) -> None:
         done = subprocess.run(
