@@ -25,6 +25,7 @@ from pydantic import (
 from kaapana_executor.errors import KaapanaError
 from kaapana_executor.k8s.envvar import EnvVar
 from kaapana_executor.k8s.labels import label_problem
+from kaapana_executor.k8s.scheduling import Toleration
 from kaapana_executor.paths import image_cache_dir
 
 SECTION = "kaapana_executor"
@@ -157,6 +158,16 @@ class ExecutorSettings(BaseModel):
         description="Labels of every processing-container pod (JSON object), e.g. "
         '{"kaapana.ai/type": "processing-container"} for NetworkPolicies that select them.',
     )
+    pod_tolerations: list[Toleration] = Field(
+        default_factory=list,
+        description="Tolerations of every processing-container pod (JSON list of Kubernetes "
+        'tolerations, e.g. [{"key": "kaapana.io/real-node", "operator": "Exists", "effect": '
+        '"NoSchedule"}]), with pod_node_selector to put the pods on nodes set aside for them.',
+    )
+    pod_node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        description="nodeSelector of every processing-container pod (JSON object of labels).",
+    )
     namespace_conf_path: str = Field(
         "project_form.kubernetes_namespace",
         description="Where a run's conf names the namespace of its pods (dotted path; "
@@ -186,7 +197,15 @@ class ExecutorSettings(BaseModel):
         "allowed_namespaces", "image_pull_secrets", "insecure_registries", mode="before"
     )(_split)
 
-    @field_validator("security_context", "template_env", "pod_env", "pod_labels", mode="before")
+    @field_validator(
+        "security_context",
+        "template_env",
+        "pod_env",
+        "pod_labels",
+        "pod_tolerations",
+        "pod_node_selector",
+        mode="before",
+    )
     @classmethod
     def _json(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):

@@ -16,6 +16,7 @@ from kaapana_executor.contract.instance import ResolvedChannel, TaskInstance
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.envvar import EnvVar
 from kaapana_executor.k8s.names import identity_hash
+from kaapana_executor.k8s.scheduling import Toleration
 
 CONTAINER_NAME = "main"
 
@@ -31,6 +32,8 @@ class PodSettings:
     security_context: dict[str, Any] = field(default_factory=dict)
     extra_labels: dict[str, str] = field(default_factory=dict)
     platform_env: tuple[EnvVar, ...] = ()  # wins over the template's, the task's, user input
+    tolerations: tuple[Toleration, ...] = ()
+    node_selector: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,13 @@ def _resources(instance: TaskInstance) -> client.V1ResourceRequirements:
     return client.V1ResourceRequirements(
         requests=strings(instance.resources.requests), limits=strings(instance.resources.limits)
     )
+
+
+def _tolerations(instance: TaskInstance, settings: PodSettings) -> list[client.V1Toleration] | None:
+    found = [t.to_v1() for t in settings.tolerations] + (
+        extended_resource_tolerations(instance) or []
+    )
+    return found or None
 
 
 def extended_resource_tolerations(instance: TaskInstance) -> list[client.V1Toleration] | None:
@@ -168,7 +178,8 @@ def build_pod(
             ]
             or None,
             containers=[container],
-            tolerations=extended_resource_tolerations(instance),
+            tolerations=_tolerations(instance, settings),
+            node_selector=dict(settings.node_selector) or None,
             volumes=[_volume(io, c) for io, c in channels] or None,
         ),
     )

@@ -126,6 +126,8 @@ class LaunchPolicy:
                 security_context=dict(settings.security_context),
                 extra_labels=dict(settings.pod_labels),
                 platform_env=tuple(settings.pod_env),
+                tolerations=tuple(settings.pod_tolerations),
+                node_selector=dict(settings.pod_node_selector),
             ),
             template_env=dict(settings.template_env),
         )

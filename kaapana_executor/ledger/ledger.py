@@ -11,8 +11,11 @@ reservation itself, since from then on the pod is either counted on its real nod
 Every release is idempotent. A reservation whose pod the ledger has never seen expires after
 ``reservation_ttl`` seconds, so a create that was lost without a release cannot leak room.
 
-Only bound pods are counted on nodes: an unbound pod of another tenant has no node yet, and
-the scheduler may still put it anywhere (or nowhere). Its room is counted once it binds.
+Bound pods are counted on their nodes, and so are unbound pods pinned to one node by a
+required node affinity on ``metadata.name`` (the executor pins every pod it admits, so with
+two schedulers each ledger counts the other's admitted pods as soon as they exist). Any other
+unbound pod of another tenant has no node yet, and the scheduler may still put it anywhere
+(or nowhere): its room is counted once it binds.
 """
 
 from __future__ import annotations
@@ -60,19 +63,39 @@ def pod_key(pod: client.V1Pod) -> PodKey:
     return (pod.metadata.namespace or "", pod.metadata.name or "")
 
 
+def pinned_node(spec: client.V1PodSpec) -> str | None:
+    """The one node a pod's required node affinity allows by name (``matchFields
+    metadata.name In [node]`` in every term, as the executor pins admitted pods), else None."""
+    affinity = spec.affinity.node_affinity if spec.affinity else None
+    required = affinity.required_during_scheduling_ignored_during_execution if affinity else None
+    nodes = set()
+    for term in (required.node_selector_terms or []) if required else []:
+        names = [
+            tuple(field.values or ())
+            for field in term.match_fields or []
+            if field.key == "metadata.name" and field.operator == "In"
+        ]
+        if len(names) != 1 or len(names[0]) != 1:
+            return None
+        nodes.add(names[0][0])
+    return nodes.pop() if len(nodes) == 1 else None
+
+
 def _bound_usage(pod: client.V1Pod) -> _Bound | None:
+    """Where a non-terminal pod's requests count: its node once bound, or the node it is
+    pinned to while it waits to be bound (so another ledger's admitted pod, or another
+    tenant's pinned one, counts from its creation, not only from its binding)."""
     spec, status = pod.spec, pod.status
-    if spec is None or not spec.node_name:
+    if spec is None or (status is not None and status.phase in TERMINAL_PHASES):
         return None
-    if status is not None and status.phase in TERMINAL_PHASES:
-        return None
-    return _Bound(spec.node_name, pod_requests(spec))
+    node = spec.node_name or pinned_node(spec)
+    return None if node is None else _Bound(node, pod_requests(spec))
 
 
 def _done_waiting(pod: client.V1Pod) -> bool:
-    """Bound or terminal: the pod no longer needs the room reserved for it."""
-    bound = bool(pod.spec and pod.spec.node_name)
-    return bound or bool(pod.status and pod.status.phase in TERMINAL_PHASES)
+    """Counted on a node (bound or pinned) or terminal: its reservation is no longer needed."""
+    counted = bool(pod.spec and (pod.spec.node_name or pinned_node(pod.spec)))
+    return counted or bool(pod.status and pod.status.phase in TERMINAL_PHASES)
 
 
 class Ledger:

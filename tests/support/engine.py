@@ -20,7 +20,7 @@ from kaapana_executor.config import ExecutorSettings
 from kaapana_executor.contract import documents
 from kaapana_executor.contract.templating import RunContext
 from kaapana_executor.k8s.gateway import KubeGateway
-from kaapana_executor.ledger.ledger import Ledger
+from kaapana_executor.ledger.ledger import Ledger, pinned_node
 from kaapana_executor.models import ProcessingContainer
 from kaapana_executor.runtime.engine import Engine, Wiring
 from kaapana_executor.runtime.refs import EXECUTOR_CONFIG_KEY, FinalState, StartContext, TaskRef
@@ -105,6 +105,7 @@ class PodJudge:
 
     def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
         self.unschedulable: set[str] = set()
+        self.pinned: dict[str, str] = {}  # pod → the node the ledger pinned it to
         self.messages: dict[str, str] = {}  # first Unschedulable message per pod
         self.running_cpu: dict[str, int] = {}
         self.peak_cpu = 0
@@ -122,6 +123,9 @@ class PodJudge:
 
     def _see(self, pod: client.V1Pod, kind: str) -> None:
         name = pod.metadata.name
+        node = pinned_node(pod.spec) if pod.spec else None
+        if node is not None:
+            self.pinned[name] = node
         for condition in pod.status.conditions or []:
             if condition.type == "PodScheduled" and condition.reason == "Unschedulable":
                 if name not in self.unschedulable:

@@ -160,6 +160,21 @@ def values_schema() -> dict[str, Any]:
             "nameOverride": {"type": "string", "maxLength": 63},
             "fullnameOverride": {"type": "string", "maxLength": 63},
             "config": _config_schema(),
+            "airflowScheduler": {
+                "description": "[scheduler] timers of Airflow that bound adoption after a "
+                "crash (README, 'Scheduler restarts'); null keeps Airflow's defaults.",
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "scheduler_health_check_threshold": {"type": "number", "minimum": 1},
+                            "orphaned_tasks_check_interval": {"type": "number", "minimum": 1},
+                        },
+                    },
+                    {"type": "null"},
+                ],
+            },
             "global": {"type": "object", "description": "Set by a parent chart."},
         },
     }

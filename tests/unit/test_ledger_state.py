@@ -197,3 +197,29 @@ def test_snapshot_is_immutable_json_for_the_view_and_cached_per_node() -> None:
             "state": "creating",
         }
     ]
+
+
+def pinned(name: str, node_name: str, cpu: str, namespace: str = "other") -> client.V1Pod:
+    """An unbound pod whose required affinity names one node, as admitted pods are pinned."""
+    field = client.V1NodeSelectorRequirement(key="metadata.name", operator="In", values=[node_name])
+    term = client.V1NodeSelectorTerm(match_fields=[field])
+    return pod(name, namespace, requests={"cpu": cpu}, affinity=[term])
+
+
+def test_a_pod_pinned_to_a_node_counts_there_before_it_is_bound() -> None:
+    """Another scheduler's admitted pod takes its room from the moment it exists."""
+    ledger = synced_ledger()
+    ledger.apply_pod(pinned("theirs", "cpu-1", "3"))
+    assert free(ledger, "cpu-1") == ALLOCATABLE - V(cpu=3000, pods=1)
+    ledger.apply_pod(running("theirs", "cpu-1", "3"))  # bound where it was pinned: no change
+    assert free(ledger, "cpu-1") == ALLOCATABLE - V(cpu=3000, pods=1)
+    ledger.apply_pod(pod("theirs", "other", requests={"cpu": "3"}, phase="Succeeded"))
+    assert free(ledger, "cpu-1") == ALLOCATABLE
+
+
+def test_our_pinned_pod_replaces_its_reservation_counted_once() -> None:
+    ledger = synced_ledger()
+    ledger.reserve("key", demand("4", namespace="ns"), "cpu-1", pod=("ns", "t"))
+    ledger.apply_pod(pinned("t", "cpu-1", "4", namespace="ns"))
+    assert not ledger.is_reserved("key")
+    assert free(ledger, "cpu-1") == ALLOCATABLE - V(cpu=4000, pods=1)
