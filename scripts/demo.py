@@ -21,6 +21,8 @@ RUNS = {
     "kaapana_dummy": {"task_form": {"upstream": {"env": {"MODE": "thorough"}}}},
     "kaapana_fan_in": {},
 }
+LOG_LINES = 3
+FILES_SHOWN = 5
 
 
 def cluster_env() -> dict[str, str]:
@@ -31,19 +33,60 @@ def cluster_env() -> dict[str, str]:
     return values
 
 
-def ensure_namespace(kubeconfig: str) -> None:
+def ensure_namespace(env: dict[str, str]) -> None:
+    """The demo's namespace, labelled so that its pods run on the real node."""
+    kubectl = [str(Path(env["KAAPANA_BIN_DIR"]) / "kubectl"), "--kubeconfig", env["KUBECONFIG"]]
+    subprocess.run([*kubectl, "create", "namespace", NAMESPACE], capture_output=True, check=False)
+    label = f"{env['KAAPANA_REAL_NODE_NAMESPACE_LABEL']}=true"
     subprocess.run(
-        [
-            str(Path(cluster_env()["KAAPANA_BIN_DIR"]) / "kubectl"),
-            "--kubeconfig",
-            kubeconfig,
-            "create",
-            "namespace",
-            NAMESPACE,
-        ],
+        [*kubectl, "label", "--overwrite", "namespace", NAMESPACE, label],
         capture_output=True,
-        check=False,
+        check=True,
     )
+
+
+def container_lines(log_file: Path) -> list[str]:
+    """What the container printed, from the task log the executor wrote."""
+    if not log_file.exists():
+        return []
+    lines = []
+    for raw in log_file.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("logger") == "container":
+            lines.append(str(record.get("event", "")))
+    return lines
+
+
+def show_task(home: Path, dag_id: str, task_id: str, ti: dict[str, object]) -> None:
+    """The files the task's container wrote (sizes) and its last log lines."""
+    written = sorted(p for p in (home / "data" / "demo" / task_id).rglob("*") if p.is_file())
+    total = sum(p.stat().st_size for p in written)
+    print(f"    wrote {len(written)} files, {total} bytes:")
+    for path in written[:FILES_SHOWN]:
+        print(f"      {path.relative_to(home / 'data' / 'demo')} ({path.stat().st_size} bytes)")
+    if len(written) > FILES_SHOWN:
+        print(f"      ... and {len(written) - FILES_SHOWN} more")
+    log = home / "logs" / f"dag_id={dag_id}" / "run_id=demo" / f"task_id={task_id}"
+    lines = container_lines(log / f"attempt={ti.get('try_number', 1)}.log")
+    print(f"    last log lines ({len(lines)} in all):")
+    for line in lines[-LOG_LINES:]:
+        print(f"      | {line}")
+
+
+def kaapana_settings(env: dict[str, str], home: Path) -> dict[str, str]:
+    return {
+        "namespace": NAMESPACE,
+        "kubeconfig": env["KUBECONFIG"],
+        "data_root": str(home / "data"),
+        "insecure_registries": env["KAAPANA_REGISTRY"],
+        "cache_dir": str(DEMO_HOME / "image-cache"),
+        # The ledger would plan these pods onto a KWOK node: it does not see the toleration
+        # the cluster's admission policy gives them (docs/local-cluster.md, "The real node").
+        "resource_admission": "False",
+    }
 
 
 def main() -> int:
@@ -51,22 +94,21 @@ def main() -> int:
     parser.add_argument("--once", action="store_true", help="stop Airflow after the runs")
     args = parser.parse_args()
     env = cluster_env()
+    if not env.get("KAAPANA_REAL_NODE"):
+        print(
+            "the demo runs its containers on the real node; this cluster has none", file=sys.stderr
+        )
+        return 1
     images = push_examples(env["KAAPANA_REGISTRY"])
     print("pushed example images:", ", ".join(images.values()))
-    ensure_namespace(env["KUBECONFIG"])
+    ensure_namespace(env)
     home = DEMO_HOME / time.strftime("%Y%m%d-%H%M%S")
     (home / "data").mkdir(parents=True)
-    kaapana = {
-        "namespace": NAMESPACE,
-        "kubeconfig": env["KUBECONFIG"],
-        "data_root": str(home / "data"),
-        "insecure_registries": env["KAAPANA_REGISTRY"],
-        "cache_dir": str(DEMO_HOME / "image-cache"),
-    }
     extra = {"KAAPANA_REGISTRY": env["KAAPANA_REGISTRY"], "KUBECONFIG": env["KUBECONFIG"]}
     ok = True
-    for airflow, rest in running_airflow(home, [EXAMPLE_DAGS], kaapana, extra):
+    for airflow, rest in running_airflow(home, [EXAMPLE_DAGS], kaapana_settings(env, home), extra):
         print(f"Airflow is up at {airflow.url} (login admin / admin); home {home}")
+        print(f"containers run on node {env['KAAPANA_REAL_NODE']}, namespace {NAMESPACE}")
         for dag_id, conf in RUNS.items():
             rest.wait_for_dag(dag_id)
             rest.trigger(dag_id, "demo", conf)
@@ -77,6 +119,7 @@ def main() -> int:
             for task_id, ti in rest.task_instances(dag_id, "demo").items():
                 link = f"{airflow.url}/dags/{dag_id}/runs/demo/tasks/{task_id}"
                 print(f"  {task_id:12} {ti['state']:10} {link}")
+                show_task(home, dag_id, task_id, ti)
         print(f"\ntask logs: {home / 'logs'}\nrun data:  {home / 'data'}")
         print(f"pods:      KUBECONFIG={env['KUBECONFIG']} kubectl -n {NAMESPACE} get pods")
         if not args.once:
