@@ -336,3 +336,111 @@ try:
 
 except ImportError:  # the demo runs without pytest
     pass
+
+
+# --- the real node ------------------------------------------------------------------------
+
+REAL_DAGS = REPO / "tests" / "integration" / "real_dags"
+#: The secret the real-node DAGs name for the basic-auth registry.
+REAL_PULL_SECRET = "registry-auth"
+#: Hardened like a production deployment: no root, no capabilities.
+REAL_SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "runAsNonRoot": True,
+}
+
+
+def _pull_secret(core: Any, namespace: str, registry: str, user: str, password: str) -> None:
+    import base64
+
+    from kubernetes import client
+
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    config = {"auths": {registry: {"auth": auth}}}
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=REAL_PULL_SECRET),
+            type="kubernetes.io/dockerconfigjson",
+            string_data={".dockerconfigjson": json.dumps(config)},
+        ),
+    )
+
+
+def real_node_kaapana_settings(cluster: Any, namespace: str, home: Path) -> dict[str, str]:
+    """``[kaapana_executor]`` of a deployment whose pods run on the real node.
+
+    ``resource_admission`` is off: the ledger plans with the pod as the executor builds it,
+    without the real node's toleration (the cluster's admission policy adds it), and would pin
+    the pod to a KWOK node; the executor has no setting for tolerations yet.
+    """
+    return {
+        "namespace": namespace,
+        "kubeconfig": cluster.kubeconfig,
+        "data_root": str(home / "data"),
+        "insecure_registries": f"{cluster.registry},{cluster.registry_auth}",
+        "cache_dir": str(home / "image-cache"),
+        "security_context": json.dumps(REAL_SECURITY_CONTEXT),
+        "resource_admission": "False",
+    }
+
+
+def _real_e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
+    from examples.images.push import build_example, push_examples
+    from kaapana_executor.oci.push import PushClient
+    from tests.support.real_node import labelled_namespace
+
+    images = push_examples(cluster.registry)
+    private = PushClient(
+        cluster.registry_auth,
+        credentials=(cluster.env.registry_user, cluster.env.registry_password),
+    )
+    try:
+        private.push_image("kaapana/dummy", "1", build_example("dummy"))
+    finally:
+        private.close()
+    core = cluster.core_v1()
+    namespace = labelled_namespace(core, cluster.env, "kaapana-real")
+    _pull_secret(
+        core,
+        namespace,
+        cluster.registry_auth,
+        cluster.env.registry_user,
+        cluster.env.registry_password,
+    )
+    home = tmp_path_factory.mktemp("airflow-real")
+    (home / "data").mkdir()
+    kaapana = {
+        **real_node_kaapana_settings(cluster, namespace, home),
+        "heartbeat_interval": "2",
+        "image_pull_grace": "10",
+        "config_error_grace": "5",
+        "pod_deletion": "never",
+    }
+    extra = {
+        "KAAPANA_REGISTRY": cluster.registry,
+        "KAAPANA_REGISTRY_AUTH": cluster.registry_auth,
+        "KUBECONFIG": cluster.kubeconfig,
+    }
+    try:
+        for airflow, rest in running_airflow(home, [EXAMPLE_DAGS, REAL_DAGS], kaapana, extra):
+            yield E2E(rest, airflow, namespace, home / "data", images)
+    finally:
+        core.delete_namespace(namespace)
+
+
+try:
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def real_e2e(
+        cluster: Any, real_node: str, busybox_pushed: str, tmp_path_factory: Any
+    ) -> Iterator[E2E]:
+        """Airflow with KaapanaExecutor whose pods run on the real node (module-scoped: one
+        Airflow less once the module is done)."""
+        yield from _real_e2e(cluster, tmp_path_factory)
+
+except ImportError:  # the demo runs without pytest
+    pass
