@@ -7,20 +7,29 @@
   (scripts/cluster.d/real_node_policy.py), so pods need no change to land there.
 - ``busybox_pushed`` (session): a busybox image (:mod:`kaapana_executor.oci.busybox`) in the
   anonymous registry, running as root unless a test asks otherwise.
+- ``real_e2e`` (module): real Airflow (tests/support/airflow.py) running KaapanaExecutor in
+  a namespace labelled for the real node, hardened (``runAsNonRoot``, no capabilities), with
+  the example DAGs and tests/integration/real_dags; the examples' images pushed to both
+  registries and a pull secret for the basic-auth one.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from examples.images.push import build_example, push_examples
 from kaapana_executor.oci.build import ImageBuilder
 from kaapana_executor.oci.busybox import with_userland
 from kaapana_executor.oci.push import PushClient
+from tests.support.airflow import E2E, EXAMPLE_DAGS, REPO, running_airflow
 from tests.support.cluster import HOW_TO_START, TEST_NAMESPACE_LABEL, Cluster, LocalEnv
 from tests.support.polling import wait_until
 
@@ -91,3 +100,84 @@ def busybox_pushed(local_env: LocalEnv) -> str:
         return registry.reference(BUSYBOX_REPOSITORY, "root")
     finally:
         registry.close()
+
+
+# --- real Airflow whose pods run on the real node ------------------------------------------
+
+REAL_DAGS = REPO / "tests" / "integration" / "real_dags"
+#: The secret the real-node DAGs name for the basic-auth registry.
+REAL_PULL_SECRET = "registry-auth"
+#: Hardened like a production deployment: no root, no capabilities.
+REAL_SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "runAsNonRoot": True,
+}
+
+
+def create_pull_secret(core: client.CoreV1Api, namespace: str, env: LocalEnv) -> None:
+    """``registry-auth``: a dockerconfigjson secret for the basic-auth registry."""
+    auth = base64.b64encode(f"{env.registry_user}:{env.registry_password}".encode()).decode()
+    document = {"auths": {env.registry_auth: {"auth": auth}}}
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=REAL_PULL_SECRET),
+            type="kubernetes.io/dockerconfigjson",
+            string_data={".dockerconfigjson": json.dumps(document)},
+        ),
+    )
+
+
+def real_node_kaapana_settings(cluster: Cluster, namespace: str, home: Path) -> dict[str, str]:
+    """``[kaapana_executor]`` of a deployment whose pods run on the real node.
+
+    ``resource_admission`` is off: the ledger plans with the pod as the executor builds it,
+    without the real node's toleration (the cluster's admission policy adds it), and would pin
+    the pod to a KWOK node; the executor has no setting for tolerations yet.
+    """
+    return {
+        "namespace": namespace,
+        "kubeconfig": cluster.kubeconfig,
+        "data_root": str(home / "data"),
+        "insecure_registries": f"{cluster.registry},{cluster.registry_auth}",
+        "cache_dir": str(home / "image-cache"),
+        "security_context": json.dumps(REAL_SECURITY_CONTEXT),
+        "resource_admission": "False",
+        "heartbeat_interval": "2",
+        "image_pull_grace": "10",
+        "config_error_grace": "5",
+        "pod_deletion": "never",
+    }
+
+
+@pytest.fixture(scope="module")
+def real_e2e(
+    cluster: Cluster, real_node: str, busybox_pushed: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[E2E]:
+    """Airflow (tests/support/airflow.py) with KaapanaExecutor whose pods run on the real node;
+    module-scoped, so its three processes stop once the module is done."""
+    images = push_examples(cluster.registry)
+    login = (cluster.env.registry_user, cluster.env.registry_password)
+    private = PushClient(cluster.registry_auth, credentials=login)
+    try:
+        private.push_image("kaapana/dummy", "1", build_example("dummy"))
+    finally:
+        private.close()
+    core = cluster.core_v1()
+    namespace = labelled_namespace(core, cluster.env, "kaapana-real")
+    create_pull_secret(core, namespace, cluster.env)
+    home = tmp_path_factory.mktemp("airflow-real")
+    (home / "data").mkdir()
+    extra = {
+        "KAAPANA_REGISTRY": cluster.registry,
+        "KAAPANA_REGISTRY_AUTH": cluster.registry_auth,
+        "KUBECONFIG": cluster.kubeconfig,
+    }
+    kaapana = real_node_kaapana_settings(cluster, namespace, home)
+    try:
+        for airflow, rest in running_airflow(home, [EXAMPLE_DAGS, REAL_DAGS], kaapana, extra):
+            yield E2E(rest, airflow, namespace, home / "data", images)
+    finally:
+        core.delete_namespace(namespace)
