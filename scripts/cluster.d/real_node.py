@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -115,8 +116,8 @@ def ensure(layout: Layout, api: client.ApiClient, fresh_cluster: bool) -> bool:
         _publish_address(core, layout)
         return False
     stop(layout, api=None)
-    _start(layout)
-    _wait_registered(core, layout)
+    kubelet = _start(layout)
+    _wait_registered(core, layout, kubelet)
     digest_path.write_text(digest + "\n")
     return True
 
@@ -125,7 +126,8 @@ def _kubeconfig_digest(layout: Layout) -> str:
     return hashlib.sha256(Path(layout.settings.kubeconfig).read_bytes()).hexdigest()
 
 
-def _start(layout: Layout) -> None:
+def _start(layout: Layout) -> subprocess.Popen[bytes]:
+    """Start containerd, then kubelet; returns kubelet's process handle."""
     for path in (layout.containerd_state, layout.kubelet_root, layout.pod_logs_dir):
         path.mkdir(parents=True, exist_ok=True)
     create_cgroups(layout)
@@ -136,8 +138,7 @@ def _start(layout: Layout) -> None:
         if handle.poll() is not None or time.monotonic() > deadline:
             raise RealNodeError(f"containerd did not start:\n{containerd.log_tail()}")
         time.sleep(0.1)
-    kubelet = kubelet_daemon(layout)
-    kubelet.start()
+    return kubelet_daemon(layout).start()
 
 
 def _publish_address(core: client.CoreV1Api, layout: Layout) -> bool:
@@ -186,12 +187,15 @@ def _ready(node: client.V1Node) -> bool:
     return ready and tainted and not blocked
 
 
-def _wait_registered(core: client.CoreV1Api, layout: Layout) -> None:
+def _wait_registered(
+    core: client.CoreV1Api, layout: Layout, process: subprocess.Popen[bytes]
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     kubelet = kubelet_daemon(layout)
     while time.monotonic() < deadline:
-        if not kubelet.running():
-            raise RealNodeError(f"kubelet exited:\n{kubelet.log_tail(30)}")
+        # The handle, not the pid file: right after the fork /proc/PID/cmdline is still ours.
+        if process.poll() is not None:
+            raise RealNodeError(f"kubelet exited ({process.returncode}):\n{kubelet.log_tail(30)}")
         if _publish_address(core, layout) and _ready(core.read_node(layout.node)):
             return
         time.sleep(0.5)

@@ -247,6 +247,9 @@ def kubelet_configuration(layout: Layout) -> dict[str, Any]:
             "nodefs.inodesFree": "1%",
         },
         "serializeImagePulls": False,
+        # A pod may use an image the node already has only with credentials that can pull it
+        # (the default trusts any image pulled before the kubelet last started).
+        "imagePullCredentialsVerificationPolicy": "AlwaysVerify",
         "maxPods": 110,
         "rotateCertificates": False,
         "shutdownGracePeriod": "0s",
