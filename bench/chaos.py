@@ -175,6 +175,7 @@ def airflow_settings(
         "insecure_registries": env.registry,
         "cache_dir": str(home / "image-cache"),
         "heartbeat_interval": "5",
+        "template_env": json.dumps({"KAAPANA_REGISTRY": env.registry}),
     }
     extra = {
         "KAAPANA_REGISTRY": env.registry,

@@ -35,8 +35,9 @@ import requests
 from kaapana_executor.images import LABEL, ImageMetadata
 from kaapana_executor.images.manifest import ACCEPT_MANIFESTS
 from kaapana_executor.images.transport import Reading
-from tests.support.oci import Image, ImageBuilder
-from tests.support.registry import RegistryClient, unique_repository
+from kaapana_executor.oci.build import Image, ImageBuilder
+from kaapana_executor.oci.push import PushClient
+from tests.support.registry import unique_repository
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = json.dumps(
@@ -170,7 +171,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     address = registry_address()
-    registry = RegistryClient(address, timeout=300)
+    registry = PushClient(address, timeout=300)
     layered_image, labelled_image = build_images(args.size_mb * 1000 * 1000)
     repository = unique_repository("bench")
     registry.push_image(repository, "layer", layered_image)

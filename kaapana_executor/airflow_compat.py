@@ -135,7 +135,9 @@ class ExecutionApi:
         from airflow.sdk.api.client import Client
 
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self._client = Client(base_url=base_url, token="", limits=limits)
+        # 30 s, not the task runner's 5 s: one scheduler speaks for many tasks at once, and a
+        # timed-out /run under load failed a task that would have started a moment later.
+        self._client = Client(base_url=base_url, token="", limits=limits, timeout=30.0)
 
     def reporter(self, ti_id: str, token: str, pod_name: str) -> ExecutionApiReporter:
         """The reporter of one task instance."""

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.support.airflow",
     "tests.support.images",
     "tests.support.local_images",
+    "tests.support.real_node",
 ]
 
 _NOT_RUN = pytest.StashKey[int]()

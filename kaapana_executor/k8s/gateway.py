@@ -137,8 +137,13 @@ class KubeGateway:
         return self.core.create_namespaced_pod(namespace, pod, _request_timeout=REQUEST_TIMEOUT)
 
     @_final("delete a pod")
-    def delete_pod(self, name: str, namespace: str, grace_seconds: int = 0) -> bool:
-        """Delete a pod; False when it was already gone."""
+    def delete_pod(self, name: str, namespace: str, grace_seconds: int | None = 0) -> bool:
+        """Delete a pod; False when it was already gone.
+
+        ``grace_seconds=0`` removes a pod whose container has ended; ``None`` is a graceful
+        delete (the pod's own grace period: SIGTERM, then SIGKILL), for a pod still running:
+        a 0 there would remove the object before the container stops.
+        """
         try:
             self.core.delete_namespaced_pod(
                 name,

@@ -122,8 +122,20 @@ def _refusal(
     return None
 
 
-def prepare_outputs(instance: TaskInstance, protected: Iterable[Path] = ()) -> list[Path]:
-    """Empty (or create) every output directory; refuse all of them before touching one."""
+def prepare_outputs(
+    instance: TaskInstance, protected: Iterable[Path] = (), *, host_paths_only: bool = False
+) -> list[Path]:
+    """Empty (or create) every output directory; refuse all of them before touching one.
+
+    ``host_paths_only`` (k8s mode): channels on a PVC are the cluster's, left alone.
+    """
+    if host_paths_only:
+        instance = instance.model_copy(
+            update={
+                "inputs": [c for c in instance.inputs if c.volume and c.volume.host_path],
+                "outputs": [c for c in instance.outputs if c.volume and c.volume.host_path],
+            }
+        )
     inputs = [_host_path("inputs", c) for c in instance.inputs]
     keep = [PurePosixPath(p) for p in protected]
     targets = []

@@ -283,6 +283,10 @@ def _gateway(kubeconfig: str | None) -> KubeGateway:
 
 
 def _run_k8s(prepared: Prepared, path: Path, watch: bool, args: argparse.Namespace) -> int:
+    # The output directories are prepared here, as the executor prepares them: right for a
+    # local cluster, whose node is this machine (docs/local-runs.md says what a remote one needs).
+    protected = [Path.home(), Path.cwd()]
+    channels.prepare_outputs(prepared.instance, protected, host_paths_only=True)
     gateway = _gateway(args.kubeconfig)
     name, namespace = prepared.name, str(prepared.pod.metadata.namespace)
     timing = k8s_runner.Timing(start_timeout=args.start_timeout)

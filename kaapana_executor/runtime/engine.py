@@ -56,9 +56,11 @@ log = logging.getLogger(__name__)
 
 #: Messages one ``sync`` applies at most; the rest wait for the next call.
 MAX_MESSAGES = 2000
-#: Seconds past a task's execution timeout after which the executor ends a pod the kubelet
-#: has not stopped (its activeDeadlineSeconds is the real limit).
-DEADLINE_BACKSTOP = 30.0
+#: Seconds past a task's execution timeout after which the executor ends a pod itself. The
+#: kubelet's activeDeadlineSeconds is the limit, but it reports DeadlineExceeded only once the
+#: container has stopped: a container that ignores SIGTERM (a shell as PID 1) is killed only
+#: after the pod's grace period (30 s by default). The executor does not wait that long.
+DEADLINE_BACKSTOP = 5.0
 
 
 @dataclass

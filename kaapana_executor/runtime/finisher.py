@@ -12,12 +12,13 @@ a succeeded task run twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from kaapana_executor.config import ExecutorSettings, PodDeletion
 from kaapana_executor.k8s.gateway import KubeError, KubeGateway
-from kaapana_executor.k8s.podstate import PodPhase, PodStatus
+from kaapana_executor.k8s.podstate import PodPhase, PodStatus, classify
 from kaapana_executor.runtime.faults import fault_point
 from kaapana_executor.runtime.final import final_state
 from kaapana_executor.runtime.messages import Finished, Message
@@ -26,6 +27,10 @@ from kaapana_executor.runtime.tasklog import TaskLog
 from kaapana_executor.runtime.tracked import Outcome
 
 log = logging.getLogger(__name__)
+
+#: Seconds a stopping pod is waited for before its log is read (Kubernetes' default grace
+#: period is 30 s, then the kubelet kills the container).
+STOP_WAIT = 40.0
 
 
 @dataclass(frozen=True)
@@ -119,12 +124,31 @@ class Finisher:
         self.post(Finished(ending.key, record(ending, state, reason)))
 
     def retire(self, ending: Ending) -> None:
-        """A pod whose try is not ours any more (cleared, marked, revoked): keep what it
-        printed, then delete it. Nothing is recorded: Airflow already decided."""
-        if ending.pod and ending.namespace:
-            self.keep_log(ending)
-            self.upload_log(ending)
-            self.delete_quietly(ending.pod, ending.namespace)
+        """A pod whose try is not ours any more (cleared, marked, revoked): stop it gracefully
+        (SIGTERM within its grace period), keep what it printed, including what it printed
+        while stopping. Nothing is recorded: Airflow already decided."""
+        if not (ending.pod and ending.namespace):
+            return
+        try:
+            self.gateway.delete_pod(ending.pod, ending.namespace, grace_seconds=None)
+        except KubeError:
+            log.exception("stopping pod %s/%s failed", ending.namespace, ending.pod)
+        self._wait_stopped(ending.pod, ending.namespace)
+        self.keep_log(ending)
+        self.upload_log(ending)
+        self.delete_quietly(ending.pod, ending.namespace)  # once stopped: gone at once
+
+    def _wait_stopped(self, name: str, namespace: str) -> None:
+        """Until the pod's container has ended or the pod is gone (its grace period, bounded)."""
+        deadline = time.monotonic() + STOP_WAIT
+        while time.monotonic() < deadline:
+            try:
+                pod = self.gateway.read_pod(name, namespace)
+            except KubeError:
+                return
+            if pod is None or classify(pod).phase.terminal:
+                return
+            time.sleep(0.5)
 
     def keep_log(self, ending: Ending) -> None:
         """Persist the container's log into the task log (once per try)."""

@@ -1,4 +1,5 @@
-"""``scripts/cluster``: a local Kubernetes control plane (KWOK), two OCI registries, for tests.
+"""``scripts/cluster``: a local Kubernetes control plane (KWOK nodes and one real node), two
+OCI registries, for tests and the demo.
 
     scripts/cluster up [--owner TOKEN]     build what is missing, start what is not running
     scripts/cluster down [--owner TOKEN] [--purge]
@@ -28,7 +29,11 @@ from pathlib import Path
 
 import daemons
 import kwok_cluster
+import real_node
+import real_node_policy
 import registries
+from real_node_config import Layout
+from real_node_host import missing_host_parts
 from settings import CONFIG_DIR, REPO, Settings, SettingsError
 
 KWOK = "kwok"
@@ -62,18 +67,33 @@ def _kwok_owner_file(settings: Settings) -> Path:
     return settings.run_dir / f"{KWOK}.owner"
 
 
+def _host_parts(settings: Settings, allowed: bool) -> None:
+    """The real node's parts from Debian (runc, CNI plugins): installed when allowed."""
+    if settings.real_node_name is None or not missing_host_parts():
+        return
+    if allowed and os.geteuid() == 0:
+        subprocess.run([str(REPO / "scripts" / "install-podman")], check=True)
+    missing = missing_host_parts()
+    if missing:
+        raise RuntimeError(
+            f"the real node needs: {'; '.join(missing)} (scripts/install-podman installs the "
+            "Debian packages; KAAPANA_NO_REAL_NODE=1 runs without the real node)"
+        )
+
+
 def _build(settings: Settings, allowed: bool) -> None:
     """Run ``scripts/build-bins``: a no-op when every versioned build exists.
 
     With ``allowed`` False (the pytest fixtures) a missing tool is an error instead of a
     silent half-hour build inside a test session.
     """
+    _host_parts(settings, allowed)
     missing = settings.missing_binaries()
     if not allowed:
         if missing:
             raise RuntimeError(
                 f"not built yet: {', '.join(missing)}; run `scripts/cluster up` once "
-                "(builds them, about 10 min cold)"
+                "(builds them, about 15 min cold)"
             )
         return
     if missing:
@@ -110,8 +130,22 @@ def _ensure_log_agent(settings: Settings, new_cluster: bool) -> bool:
     return True
 
 
+def _ensure_real_node(settings: Settings, owner: str | None, fresh_cluster: bool) -> list[str]:
+    """The real node and the admission policy that sends opted-in pods there."""
+    if settings.real_node_name is None:
+        return []
+    api = kwok_cluster.api_client(settings)
+    try:
+        real_node_policy.ensure(api)
+        fresh = real_node.ensure(Layout(settings), api, fresh_cluster)
+    finally:
+        api.close()  # type: ignore[no-untyped-call, unused-ignore]
+    _mark(settings.run_dir / f"{real_node.COMPONENT}.owner", fresh, owner)
+    return [real_node.COMPONENT] if fresh else []
+
+
 def _ensure_kwok(settings: Settings, owner: str | None) -> list[str]:
-    """Cluster, default nodes, log agent; the names of what was started."""
+    """Cluster, default nodes, log agent, real node; the names of what was started."""
     started: list[str] = []
     fresh = kwok_cluster.ensure(settings)
     _mark(_kwok_owner_file(settings), fresh, owner)
@@ -125,7 +159,7 @@ def _ensure_kwok(settings: Settings, owner: str | None) -> list[str]:
     if agent_fresh:
         started.append(LOG_AGENT)
     kwok_cluster.wait_nodes_ready(api, [node["metadata"]["name"] for node in nodes])
-    return started
+    return started + _ensure_real_node(settings, owner, fresh_cluster=fresh)
 
 
 def up(settings: Settings, owner: str | None, build: bool = True) -> int:
@@ -161,9 +195,34 @@ class _Component:
     present: Callable[[], bool]
 
 
+def _real_node_component(settings: Settings) -> _Component:
+    layout = Layout(settings)
+
+    def stop() -> bool:
+        api = kwok_cluster.api_client(settings) if kwok_cluster.exists(settings) else None
+        try:
+            return real_node.stop(layout, api)
+        finally:
+            if api is not None:
+                api.close()  # type: ignore[no-untyped-call, unused-ignore]
+
+    return _Component(
+        real_node.COMPONENT,
+        settings.run_dir / f"{real_node.COMPONENT}.owner",
+        stop,
+        lambda: (
+            real_node.containerd_daemon(layout).running()
+            or real_node.kubelet_daemon(layout).running()
+        ),
+    )
+
+
 def _components(settings: Settings) -> list[_Component]:
+    """In the order ``down`` stops them: the real node before the cluster it is part of."""
     agent = _log_agent(settings)
     found = [_Component(LOG_AGENT, agent.owner_file, agent.stop, agent.running)]
+    if settings.real_node_name is not None:
+        found.insert(0, _real_node_component(settings))
     if settings.existing_kubeconfig is None:
         found.append(
             _Component(
@@ -199,6 +258,17 @@ def down(settings: Settings, owner: str | None, purge: bool) -> int:
     return 0
 
 
+def _real_node_rows(settings: Settings) -> list[tuple[str, str, int | None]]:
+    if settings.real_node_name is None:
+        return []
+    api = kwok_cluster.api_client(settings) if kwok_cluster.apiserver_ready(settings) else None
+    try:
+        return real_node.status_rows(Layout(settings), api)
+    finally:
+        if api is not None:
+            api.close()  # type: ignore[no-untyped-call, unused-ignore]
+
+
 def status(settings: Settings) -> int:
     """Print each component with its pid and resident memory; 0 if everything runs."""
     rows: list[tuple[str, str, int | None]] = []
@@ -213,6 +283,7 @@ def status(settings: Settings) -> int:
             rows.append((name, states.get(name, "absent"), pids.get(name)))
         agent_pid = _log_agent(settings).pid()
         rows.append((LOG_AGENT, "up" if agent_pid else "down", agent_pid))
+        rows += _real_node_rows(settings)
     total = 0
     for name, state, pid in rows:
         rss = daemons.rss_kib(pid) if pid else 0
@@ -235,6 +306,10 @@ def environment(settings: Settings) -> dict[str, str]:
         "KAAPANA_EXISTING_CLUSTER": "1" if settings.existing_kubeconfig is not None else "0",
         "KAAPANA_EXECUTOR_STATE": str(settings.state_dir),
         "KAAPANA_BIN_DIR": str(settings.bin_dir),
+        # The real node's name ("" without one); pods reach it from namespaces labelled
+        # KAAPANA_REAL_NODE_NAMESPACE_LABEL=true (scripts/cluster.d/real_node_policy.py).
+        "KAAPANA_REAL_NODE": settings.real_node_name or "",
+        "KAAPANA_REAL_NODE_NAMESPACE_LABEL": real_node_policy.NAMESPACE_LABEL,
     }
 
 

@@ -26,6 +26,8 @@ from kubernetes.client.exceptions import ApiException
 from settings import CONFIG_DIR, Settings
 
 STAGES_FILE = CONFIG_DIR / "stages.yaml"
+#: The nodes KWOK simulates (nodes.yaml and tests/support/nodes.py set this annotation).
+KWOK_NODE_SELECTOR = "kwok.x-k8s.io/node=fake"
 NODES_FILE = CONFIG_DIR / "nodes.yaml"
 
 
@@ -65,6 +67,11 @@ def _kwokctl_config(settings: Settings) -> dict[str, Any]:
             "kubectlBinary": _binary(settings, "kubectl"),
             "etcdBinary": _binary(settings, "etcd"),
             "kwokControllerBinary": _binary(settings, "kwok"),
+            # kwokctl stretches every heartbeat by 5 (for thousands of fake nodes): a node
+            # whose kubelet died would look Ready for over 3 minutes. Real timings instead:
+            # leases renewed every 10 s, a node NotReady 60 s after its last renewal.
+            "heartbeatFactor": 1,
+            "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 60000,
         },
         "componentsPatches": [
             {
@@ -80,6 +87,16 @@ def _kwokctl_config(settings: Settings) -> dict[str, Any]:
             {
                 "name": "kube-controller-manager",
                 "extraArgs": [{"key": "leader-elect", "value": "false"}],
+            },
+            {
+                # kwokctl runs the controller with --manage-all-nodes=true: it would take the
+                # real node's lease and apply its simulated stages there (a node Ready after
+                # its kubelet died, pods finished by a stage). It manages the fake nodes only.
+                "name": "kwok-controller",
+                "extraArgs": [
+                    {"key": "manage-all-nodes", "value": "false", "override": True},
+                    {"key": "manage-nodes-with-annotation-selector", "value": KWOK_NODE_SELECTOR},
+                ],
             },
         ],
     }

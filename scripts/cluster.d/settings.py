@@ -7,6 +7,7 @@ and this file are the whole list.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ DEFAULT_APISERVER_PORT = 36443
 DEFAULT_REGISTRY_PORT = 35000
 DEFAULT_REGISTRY_AUTH_PORT = 35001
 DEFAULT_CLUSTER_NAME = "kaapana-executor"
+DEFAULT_REAL_NODE_NAME = "real-1"
+# The real node's kubelet API (KWOK's simulated kubelets are served by the KWOK controller).
+DEFAULT_KUBELET_PORT = 10350
 
 # Tools `scripts/build-bins` links into <cache>/bin/current.
 REQUIRED_BINARIES = (
@@ -32,6 +36,11 @@ REQUIRED_BINARIES = (
     "registry",
     "helm",
 )
+# The real node's, linked there too (runc and the CNI plugins come from Debian).
+REAL_NODE_BINARIES = ("kubelet", "containerd", "containerd-shim-runc-v2")
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 class SettingsError(ValueError):
@@ -51,13 +60,25 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+def _real_node_name(env: Mapping[str, str], existing: str | None) -> str | None:
+    """The real node's name, or None when there is none: ``KAAPANA_NO_REAL_NODE=1``, or a
+    cluster of the developer's own (a kubelet of ours must never join it)."""
+    if existing is not None or env.get("KAAPANA_NO_REAL_NODE", "") in ("1", "true", "yes"):
+        return None
+    name = env.get("KAAPANA_REAL_NODE_NAME", "") or DEFAULT_REAL_NODE_NAME
+    if not _DNS_LABEL.fullmatch(name):
+        raise SettingsError(f"KAAPANA_REAL_NODE_NAME must be a DNS label, not {name!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class Settings:
     """Paths and ports of one local cluster.
 
     ``existing_kubeconfig`` is set when the developer asked to use their own cluster
     (``KAAPANA_EXISTING_CLUSTER=1`` with ``KUBECONFIG``): then KWOK is not started and only
-    the registries are.
+    the registries are. ``real_node_name`` is None when no real node runs (see
+    ``_real_node_name``).
     """
 
     state_dir: Path
@@ -67,6 +88,8 @@ class Settings:
     registry_port: int
     registry_auth_port: int
     existing_kubeconfig: str | None
+    real_node_name: str | None = DEFAULT_REAL_NODE_NAME
+    kubelet_port: int = DEFAULT_KUBELET_PORT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -87,6 +110,8 @@ class Settings:
             registry_port=_port(env, "KAAPANA_REGISTRY_PORT", DEFAULT_REGISTRY_PORT),
             registry_auth_port=_port(env, "KAAPANA_REGISTRY_AUTH_PORT", DEFAULT_REGISTRY_AUTH_PORT),
             existing_kubeconfig=existing,
+            real_node_name=_real_node_name(env, existing),
+            kubelet_port=_port(env, "KAAPANA_KUBELET_PORT", DEFAULT_KUBELET_PORT),
         )
 
     @property
@@ -137,5 +162,11 @@ class Settings:
         """Absolute path of a built tool (which may not exist yet)."""
         return str(self.bin_dir / name)
 
+    @property
+    def real_node_dir(self) -> Path:
+        """Everything of the real node: containerd's root and state, kubelet's root, CNI."""
+        return self.state_dir / "real-node"
+
     def missing_binaries(self) -> list[str]:
-        return [name for name in REQUIRED_BINARIES if not (self.bin_dir / name).exists()]
+        wanted = REQUIRED_BINARIES + (REAL_NODE_BINARIES if self.real_node_name else ())
+        return [name for name in wanted if not (self.bin_dir / name).exists()]

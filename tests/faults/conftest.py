@@ -10,6 +10,7 @@ no rules and is thawed.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ def _start(cluster: Cluster, home: Path, proxy: FaultProxy) -> Iterator[Faulty]:
         "cache_dir": str(home / "image-cache"),
         "heartbeat_interval": "2",
         "pod_deletion": "always",
+        "template_env": json.dumps({"KAAPANA_REGISTRY": cluster.registry}),
     }
     extra = {
         "KAAPANA_REGISTRY": cluster.registry,

@@ -12,6 +12,7 @@ docs/high-availability.md; these tests check each statement:
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -105,6 +106,7 @@ def ha(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[H
         "insecure_registries": cluster.registry,
         "cache_dir": str(home / "image-cache"),
         "heartbeat_interval": "2",
+        "template_env": json.dumps({"KAAPANA_REGISTRY": cluster.registry}),
     }
     extra = {
         "KAAPANA_REGISTRY": cluster.registry,

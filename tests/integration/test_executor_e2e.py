@@ -47,13 +47,20 @@ def test_dummy_workflow_links_channels_and_targets_user_input(
     assert _volumes(down) == {
         "/home/downstream/channel1": f"{root}/channel1",
         "/home/downstream/channel2": f"{root}/channel2",
+        "/home/downstream/result": str(e2e.data_root / "dummy-1" / "downstream" / "result"),
     }
-    assert all(m.read_only for m in down.spec.containers[0].volume_mounts)
+    read_only = {m.mount_path: bool(m.read_only) for m in down.spec.containers[0].volume_mounts}
+    assert read_only == {
+        "/home/downstream/channel1": True,
+        "/home/downstream/channel2": True,
+        "/home/downstream/result": False,
+    }
     assert _env(up)["MODE"] == "thorough"
     assert _env(down)["MODE"] == "fast"
     assert down.metadata.labels[labels.MANAGED_BY] == labels.MANAGED_BY_VALUE
+    # On KWOK the container prints nothing; its real output is checked on the real node
+    # (test_real_node_e2e.py).
     log = e2e.rest.log("kaapana_dummy", "dummy-1", "upstream", 1)
-    assert "producing channel1" in log
     assert "container exited with code 0" in log
 
 
@@ -171,9 +178,9 @@ def test_logs_are_uploaded_to_remote_logging(e2e: E2E) -> None:
     assert e2e.rest.wait_run(dag, run) == "success"
     relative = f"dag_id={dag}/run_id={run}/task_id=combine/attempt=1.log"
     remote = e2e.airflow.home / "remote-logs" / relative
-    assert "combined" in remote.read_text()
+    assert "container exited with code 0" in remote.read_text()
     (e2e.airflow.home / "logs" / relative).unlink()  # only the remote copy is left
-    assert "combined" in e2e.rest.log(dag, run, "combine", 1)
+    assert "container exited with code 0" in e2e.rest.log(dag, run, "combine", 1)
 
 
 def test_invalid_choice_fails_only_that_task(e2e: E2E) -> None:

@@ -12,6 +12,7 @@ import pytest
 from kaapana_executor.cli import main
 from kaapana_executor.images import LABEL, ImageNotFound, NoProcessingContainer
 from kaapana_executor.images.docker_mode import DockerImageMetadata
+from kaapana_executor.oci.build import ImageBuilder
 from tests.support.images import (  # noqa: F401  (fixture)
     PC,
     docker_archive,
@@ -19,8 +20,7 @@ from tests.support.images import (  # noqa: F401  (fixture)
     push,
     text,
 )
-from tests.support.oci import ImageBuilder
-from tests.support.registry import RegistryClient, unique_repository
+from tests.support.registry import PushClient, unique_repository
 
 pytestmark = pytest.mark.cluster
 
@@ -63,7 +63,7 @@ def test_local_images_by_file_and_label_and_a_whiteout(
 
 
 def test_images_the_daemon_lacks_are_pulled(
-    registry: RegistryClient,
+    registry: PushClient,
     podman_api: str,  # noqa: F811
 ) -> None:
     reference = push(registry, ImageBuilder().layer({PC: text("pulled")}).build())

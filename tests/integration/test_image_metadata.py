@@ -37,6 +37,7 @@ from kaapana_executor.images import (
 from kaapana_executor.images.credentials import PullAccess
 from kaapana_executor.images.transport import Reading
 from kaapana_executor.k8s.gateway import KubeGateway
+from kaapana_executor.oci.build import ImageBuilder, ImageFormat, Platform, build_index
 from tests.support.cluster import LocalEnv
 from tests.support.images import (  # noqa: F401  (fixtures)
     PC,
@@ -55,8 +56,7 @@ from tests.support.images import (  # noqa: F401  (fixtures)
     text,
     token_registry,
 )
-from tests.support.oci import ImageBuilder, ImageFormat, Platform, build_index
-from tests.support.registry import RegistryClient, unique_repository
+from tests.support.registry import PushClient, unique_repository
 
 pytestmark = pytest.mark.cluster
 MiB = 1024 * 1024
@@ -89,7 +89,7 @@ def basic_config(host: str, user: str, password: str) -> DockerConfig:
 
 
 def test_label_path_reads_only_manifest_and_config(
-    registry: RegistryClient, metadata: ImageMetadata
+    registry: PushClient, metadata: ImageMetadata
 ) -> None:
     image = with_base().labels({LABEL: text("from-label")}).build()
     reference = push(registry, image)
@@ -102,7 +102,7 @@ def test_label_path_reads_only_manifest_and_config(
 
 
 def test_layer_path_stops_at_the_newest_layer_holding_the_file(
-    registry: RegistryClient, metadata: ImageMetadata
+    registry: PushClient, metadata: ImageMetadata
 ) -> None:
     image = with_base().layer({PC: text("in-layer")}).layer({"etc/motd": "hello"}).build()
     reference = push(registry, image)
@@ -117,7 +117,7 @@ def test_layer_path_stops_at_the_newest_layer_holding_the_file(
 
 
 def test_an_upper_copy_wins_and_a_whiteout_deletes(
-    registry: RegistryClient, metadata: ImageMetadata
+    registry: PushClient, metadata: ImageMetadata
 ) -> None:
     replaced = ImageBuilder().layer({PC: text("old")}).layer({PC: text("new")}).build()
     deleted = ImageBuilder().layer({PC: text("old")}).layer({"a": "b"}, deletions=[PC]).build()
@@ -134,7 +134,7 @@ def test_an_upper_copy_wins_and_a_whiteout_deletes(
 
 
 def test_an_image_without_label_or_file_says_so(
-    registry: RegistryClient, metadata: ImageMetadata
+    registry: PushClient, metadata: ImageMetadata
 ) -> None:
     image = ImageBuilder().layer({"etc/a": "1"}).layer({"etc/b": "2"}).build()
     reference = push(registry, image)
@@ -150,7 +150,7 @@ def test_an_image_without_label_or_file_says_so(
 
 @pytest.mark.parametrize("image_format", list(ImageFormat))
 def test_multi_platform_index_picks_the_configured_platform(
-    image_format: ImageFormat, registry: RegistryClient, tmp_path: Path
+    image_format: ImageFormat, registry: PushClient, tmp_path: Path
 ) -> None:
     images = [
         ImageBuilder(format=image_format, platform=Platform(architecture=arch))
@@ -173,9 +173,7 @@ def test_multi_platform_index_picks_the_configured_platform(
         s390x.get(reference)
 
 
-def test_docker_v2_images_work_on_both_paths(
-    registry: RegistryClient, metadata: ImageMetadata
-) -> None:
+def test_docker_v2_images_work_on_both_paths(registry: PushClient, metadata: ImageMetadata) -> None:
     labelled = ImageBuilder(format=ImageFormat.DOCKER).labels({LABEL: text("docker-label")})
     layered = ImageBuilder(format=ImageFormat.DOCKER).layer({PC: text("docker-layer")})
 
@@ -187,7 +185,7 @@ def test_docker_v2_images_work_on_both_paths(
 
 
 def test_each_digest_is_read_once_and_tags_are_re_resolved(
-    registry: RegistryClient, tmp_path: Path
+    registry: PushClient, tmp_path: Path
 ) -> None:
     first = ImageBuilder().layer({PC: text("first")}).build()
     repository = unique_repository("images")
@@ -206,7 +204,7 @@ def test_each_digest_is_read_once_and_tags_are_re_resolved(
     assert read(warm, reference)[0] == "second"
 
 
-def test_no_document_is_remembered_too(registry: RegistryClient, metadata: ImageMetadata) -> None:
+def test_no_document_is_remembered_too(registry: PushClient, metadata: ImageMetadata) -> None:
     reference = push(registry, with_base().build())
     for _ in range(2):
         before = metadata.meter.reading()
@@ -215,9 +213,7 @@ def test_no_document_is_remembered_too(registry: RegistryClient, metadata: Image
     assert metadata.meter.reading() - before == Reading(requests=1, bytes=0)
 
 
-def test_concurrent_lookups_of_one_image_read_it_once(
-    registry: RegistryClient, tmp_path: Path
-) -> None:
+def test_concurrent_lookups_of_one_image_read_it_once(registry: PushClient, tmp_path: Path) -> None:
     reference = push(registry, with_base().layer({PC: text("shared")}).build())
     single = ImageMetadata(tmp_path / "single")
     one = read(single, reference)[1]
@@ -242,7 +238,7 @@ def test_corrupt_blobs_are_rejected_and_not_cached(
     scratch_registry: LocalRegistry,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    pusher = RegistryClient(scratch_registry.address)
+    pusher = PushClient(scratch_registry.address)
     labelled = ImageBuilder().labels({LABEL: text("aaaa")}).layer({"a": "1"}).build()
     layered = ImageBuilder().layer({PC: text("layer"), "pad": os.urandom(4096)}).build()
     annotated = ImageBuilder().annotations({"note": "aaaa"}).labels({LABEL: text()}).build()
@@ -275,7 +271,7 @@ def test_corrupt_blobs_are_rejected_and_not_cached(
 
 
 def test_invalid_documents_name_image_digest_and_field_path(
-    registry: RegistryClient, metadata: ImageMetadata
+    registry: PushClient, metadata: ImageMetadata
 ) -> None:
     broken_json = ImageBuilder().layer({PC: '{"name": "x",\n  oops}'}).build()
     bad_schema = document()
@@ -302,7 +298,7 @@ def test_invalid_documents_name_image_digest_and_field_path(
 
 
 def test_missing_repositories_tags_and_digests_are_not_found(
-    registry: RegistryClient, metadata: ImageMetadata
+    registry: PushClient, metadata: ImageMetadata
 ) -> None:
     reference = push(registry, ImageBuilder().layer({PC: text()}).build())
     repository = reference.split("/", 1)[1].rsplit(":", 1)[0]
@@ -322,7 +318,7 @@ def test_missing_repositories_tags_and_digests_are_not_found(
 
 
 def test_size_limits_stop_the_search_with_a_clear_reason(
-    registry: RegistryClient, tmp_path: Path
+    registry: PushClient, tmp_path: Path
 ) -> None:
     without = push(registry, with_base(2 * MiB).build())
     large = push(registry, ImageBuilder().layer({PC: json.dumps(document()) + " " * 2000}).build())
@@ -334,7 +330,7 @@ def test_size_limits_stop_the_search_with_a_clear_reason(
 
 
 def test_retries_pass_429_and_503_honouring_retry_after(
-    registry: RegistryClient,
+    registry: PushClient,
     scripted: list[ScriptedServer],  # noqa: F811
 ) -> None:
     reference = push(registry, ImageBuilder().layer({PC: text("through")}).build())
@@ -350,7 +346,7 @@ def test_retries_pass_429_and_503_honouring_retry_after(
 
 
 def test_the_time_limit_covers_retries(
-    registry: RegistryClient,
+    registry: PushClient,
     scripted: list[ScriptedServer],  # noqa: F811
 ) -> None:
     front = ScriptedServer([Reply(503, {"Retry-After": "5"})], registry.address, repeat_last=True)
@@ -368,7 +364,7 @@ def test_the_time_limit_covers_retries(
 
 
 def test_basic_auth_with_right_wrong_and_no_credentials(
-    registry_auth: RegistryClient, local_env: LocalEnv
+    registry_auth: PushClient, local_env: LocalEnv
 ) -> None:
     reference = push(registry_auth, ImageBuilder().layer({PC: text("private")}).build())
     host, user = local_env.registry_auth, local_env.registry_user
@@ -427,7 +423,7 @@ def test_bearer_token_flow_against_a_token_auth_registry(
 
 
 def test_credentials_from_the_clusters_pull_secrets(
-    registry_auth: RegistryClient, local_env: LocalEnv, core_v1: client.CoreV1Api, namespace: str
+    registry_auth: PushClient, local_env: LocalEnv, core_v1: client.CoreV1Api, namespace: str
 ) -> None:
     reference = push(registry_auth, ImageBuilder().layer({PC: text("via-secret")}).build())
     host, user = local_env.registry_auth, local_env.registry_user
@@ -456,7 +452,7 @@ def test_credentials_from_the_clusters_pull_secrets(
 
 
 def test_a_pull_secret_named_only_by_the_task_reads_its_image(
-    registry_auth: RegistryClient,
+    registry_auth: PushClient,
     local_env: LocalEnv,
     core_v1: client.CoreV1Api,
     namespace: str,
@@ -477,7 +473,7 @@ def test_a_pull_secret_named_only_by_the_task_reads_its_image(
 
 
 def test_the_executors_instance_uses_its_namespaces_pull_secrets(
-    registry_auth: RegistryClient,
+    registry_auth: PushClient,
     local_env: LocalEnv,
     core_v1: client.CoreV1Api,
     namespace: str,

@@ -11,10 +11,10 @@ import pytest
 from kubernetes import client
 
 from kaapana_executor.cli import main
+from kaapana_executor.oci.build import ImageBuilder
 from tests.support.cluster import Cluster, LocalEnv
 from tests.support.images import PC, create_pull_secret, document, push
-from tests.support.oci import ImageBuilder
-from tests.support.registry import RegistryClient
+from tests.support.registry import PushClient
 from tests.unit.reference import contract_dir
 
 pytestmark = pytest.mark.cluster
@@ -24,7 +24,7 @@ def _auth(user: str, password: str) -> str:
     return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _real_image(registry: RegistryClient) -> str:
+def _real_image(registry: PushClient) -> str:
     """An image carrying Kaapana's own dummy processing-container.json."""
     real = (contract_dir() / "dummy.processing-container.json").read_text()
     return push(registry, ImageBuilder().layer({"app/run.py": "pass"}).layer({PC: real}).build())
@@ -32,7 +32,7 @@ def _real_image(registry: RegistryClient) -> str:
 
 @pytest.mark.reference
 def test_k8s_mode_prints_a_document_that_validates_again(
-    registry_auth: RegistryClient,
+    registry_auth: PushClient,
     local_env: LocalEnv,
     cluster: Cluster,
     core_v1: client.CoreV1Api,
@@ -67,7 +67,7 @@ def test_k8s_mode_prints_a_document_that_validates_again(
 
 @pytest.mark.reference
 def test_registry_mode_takes_credentials_from_the_docker_config(
-    registry_auth: RegistryClient,
+    registry_auth: PushClient,
     local_env: LocalEnv,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -97,7 +97,7 @@ def test_registry_mode_takes_credentials_from_the_docker_config(
 
 
 def test_schema_violations_print_one_line_per_problem(
-    registry: RegistryClient, capsys: pytest.CaptureFixture[str]
+    registry: PushClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = document()
     bad["templates"] = [{"identifier": "", "description": "x"}, {"description": "y"}]

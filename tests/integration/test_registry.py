@@ -18,7 +18,7 @@ from tests.support.registry import (
     ImageFormat,
     MediaType,
     Platform,
-    RegistryClient,
+    PushClient,
     RegistryError,
     build_index,
     unique_repository,
@@ -61,7 +61,7 @@ def test_builder_is_deterministic_and_writes_whiteouts() -> None:
     ]
 
 
-def _assert_pulled_back(client: RegistryClient, repository: str, tag: str, image: Image) -> None:
+def _assert_pulled_back(client: PushClient, repository: str, tag: str, image: Image) -> None:
     assert client.manifest_digest(repository, tag) == image.digest
     by_tag = client.get_manifest(repository, tag)
     by_digest = client.get_manifest(repository, image.digest)
@@ -76,7 +76,7 @@ def _assert_pulled_back(client: RegistryClient, repository: str, tag: str, image
 
 @pytest.mark.cluster
 def test_pushed_image_is_pulled_back_by_manifest_and_blob_digest(
-    registry: RegistryClient,
+    registry: PushClient,
 ) -> None:
     repository, image = unique_repository(), _sample_image()
 
@@ -88,11 +88,11 @@ def test_pushed_image_is_pulled_back_by_manifest_and_blob_digest(
 
 @pytest.mark.cluster
 def test_basic_auth_registry_refuses_anonymous_and_serves_the_test_user(
-    registry_auth: RegistryClient, local_env: LocalEnv
+    registry_auth: PushClient, local_env: LocalEnv
 ) -> None:
     repository, image = unique_repository(), _sample_image()
-    anonymous = RegistryClient(local_env.registry_auth)
-    wrong = RegistryClient(local_env.registry_auth, credentials=(local_env.registry_user, "nope"))
+    anonymous = PushClient(local_env.registry_auth)
+    wrong = PushClient(local_env.registry_auth, credentials=(local_env.registry_user, "nope"))
     try:
         assert anonymous.ping() == 401
         with pytest.raises(RegistryError) as refused:
@@ -113,7 +113,7 @@ def test_basic_auth_registry_refuses_anonymous_and_serves_the_test_user(
 
 
 @pytest.mark.cluster
-def test_multi_platform_index_points_at_each_platform_image(registry: RegistryClient) -> None:
+def test_multi_platform_index_points_at_each_platform_image(registry: PushClient) -> None:
     repository = unique_repository()
     images = [
         ImageBuilder(platform=Platform(architecture=arch)).layer({"arch": arch}).build()
@@ -134,7 +134,7 @@ def test_multi_platform_index_points_at_each_platform_image(registry: RegistryCl
 
 
 @pytest.mark.cluster
-def test_docker_media_types_are_served_as_pushed(registry: RegistryClient) -> None:
+def test_docker_media_types_are_served_as_pushed(registry: PushClient) -> None:
     repository, image = unique_repository(), _sample_image(ImageFormat.DOCKER)
 
     registry.push_image(repository, "docker", image)
@@ -149,7 +149,7 @@ def test_docker_media_types_are_served_as_pushed(registry: RegistryClient) -> No
 
 
 @pytest.mark.cluster
-def test_push_files_builds_and_pushes_in_one_call(registry: RegistryClient) -> None:
+def test_push_files_builds_and_pushes_in_one_call(registry: PushClient) -> None:
     repository = unique_repository()
 
     image = registry.push_files(

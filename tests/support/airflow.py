@@ -352,7 +352,7 @@ PLATFORM_ENV = [
 ]
 
 
-def _ensure_platform_secret(core: Any, namespace: str) -> None:
+def ensure_platform_secret(core: Any, namespace: str) -> None:
     from kubernetes import client
 
     secret = client.V1Secret(
@@ -371,7 +371,7 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
     core = cluster.core_v1()
     for name in (namespace, project):
         _ensure_namespace(core, name)
-        _ensure_platform_secret(core, name)
+        ensure_platform_secret(core, name)
     home = tmp_path_factory.mktemp("airflow")
     data_root = home / "data"
     data_root.mkdir()

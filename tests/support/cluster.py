@@ -56,6 +56,8 @@ class LocalEnv:
     existing_cluster: bool
     state_dir: Path
     bin_dir: Path
+    real_node: str = ""  # the real node's name; "" when the cluster has none
+    real_node_namespace_label: str = "kaapana.io/real-node-pods"
 
     @classmethod
     def from_json(cls, values: Mapping[str, str]) -> LocalEnv:
@@ -68,6 +70,10 @@ class LocalEnv:
             existing_cluster=values["KAAPANA_EXISTING_CLUSTER"] == "1",
             state_dir=Path(values["KAAPANA_EXECUTOR_STATE"]),
             bin_dir=Path(values["KAAPANA_BIN_DIR"]),
+            real_node=values.get("KAAPANA_REAL_NODE", ""),
+            real_node_namespace_label=values.get(
+                "KAAPANA_REAL_NODE_NAMESPACE_LABEL", "kaapana.io/real-node-pods"
+            ),
         )
 
 

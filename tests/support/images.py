@@ -46,10 +46,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from kubernetes import client
 
+from kaapana_executor.oci.build import Image
 from tests.support.cluster import LocalEnv
-from tests.support.oci import Image
 from tests.support.podman import podman_service
-from tests.support.registry import RegistryClient, unique_repository
+from tests.support.registry import PushClient, unique_repository
 
 TOKEN_SERVICE = "kaapana-token-test"
 TOKEN_ISSUER = "kaapana-token-test-issuer"
@@ -99,7 +99,7 @@ def text(name: str = "pc") -> str:
     return json.dumps(document(name))
 
 
-def push(registry: RegistryClient, image: Image, tag: str = "v1") -> str:
+def push(registry: PushClient, image: Image, tag: str = "v1") -> str:
     """Push ``image`` to a fresh repository; returns the reference by tag."""
     repository = unique_repository("images")
     registry.push_image(repository, tag, image)
@@ -304,8 +304,8 @@ class TokenRegistry:
     def address(self) -> str:
         return self.registry.address
 
-    def client(self) -> RegistryClient:
-        return RegistryClient(self.address, credentials=(TOKEN_USER, self.tokens.password))
+    def client(self) -> PushClient:
+        return PushClient(self.address, credentials=(TOKEN_USER, self.tokens.password))
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@
   manager, and ulimits runc may set. ``podman_api`` (tests/support/images.py) only creates
   containers and uses podman's default runtime, crun, so it cannot be reused for this.
 - ``busybox_image`` (session): ``localhost/kaapana-busybox:test``, built from Debian's
-  ``busybox-static`` (a rootfs folder with the binary and applet symlinks, tarred and
-  imported through the API; no registry). It carries ``/processing-container.json`` with
+  ``busybox-static`` (:mod:`kaapana_executor.oci.busybox`'s userland as one tar, imported
+  through the API; no registry). It carries ``/processing-container.json`` with
   the templates the tests name (:data:`PROCESSING_CONTAINER`).
 - ``docker_client``: a ``docker.DockerClient`` on that API.
 
@@ -17,40 +17,18 @@ Both fail, saying how to install, when podman, runc or busybox-static are missin
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import docker
 import pytest
 
+from kaapana_executor.oci.build import layer_tar
+from kaapana_executor.oci.busybox import DIRECTORIES, BusyboxMissing, userland_files
 from tests.support.podman import HOW_TO_INSTALL, podman_service
 
-BUSYBOX = Path("/bin/busybox")
 IMAGE = "localhost/kaapana-busybox:test"
-#: busybox applets the test commands use (the image has only these names in /bin).
-APPLETS = [
-    "sh",
-    "cat",
-    "cp",
-    "dd",
-    "echo",
-    "env",
-    "false",
-    "head",
-    "id",
-    "ls",
-    "mkdir",
-    "rm",
-    "sleep",
-    "tail",
-    "touch",
-    "true",
-    "wc",
-]
 
 #: The image's processing-container.json.
 PROCESSING_CONTAINER: dict[str, Any] = {
@@ -90,7 +68,7 @@ PROCESSING_CONTAINER: dict[str, Any] = {
 }
 
 
-def _fail(reason: str) -> None:
+def _fail(reason: str) -> NoReturn:
     pytest.fail(f"{reason}: {HOW_TO_INSTALL}", pytrace=False)
 
 
@@ -101,29 +79,14 @@ def podman_runner_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 
 def rootfs_tar(document: dict[str, Any]) -> bytes:
-    """A root filesystem: static busybox, its applets, the processing-container.json."""
-    if not BUSYBOX.is_file():
-        _fail(f"the test image needs Debian's static busybox at {BUSYBOX}")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-
-        def add_dir(name: str) -> None:
-            info = tarfile.TarInfo(name)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-
-        for directory in ("bin", "dev", "etc", "proc", "sys", "tmp"):
-            add_dir(directory)
-        tar.add(BUSYBOX, arcname="bin/busybox")
-        for applet in APPLETS:
-            info = tarfile.TarInfo(f"bin/{applet}")
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(info)
-        data = json.dumps(document).encode()
-        info = tarfile.TarInfo("processing-container.json")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    """A root filesystem: the busybox userland every image here is built from, and the
+    processing-container.json (one uncompressed layer tar, as ``podman import`` wants)."""
+    try:
+        files = userland_files()
+    except BusyboxMissing as missing:
+        _fail(str(missing))
+    files["processing-container.json"] = json.dumps(document)
+    return layer_tar(files, directories=DIRECTORIES)
 
 
 @pytest.fixture

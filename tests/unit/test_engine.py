@@ -76,6 +76,9 @@ class MemoryGateway:
     def read_log(self, name: str, namespace: str, tail_lines: int | None = None) -> str:
         return self.logs.get(name, "")
 
+    def read_pod(self, name: str, namespace: str) -> client.V1Pod | None:
+        return self.pods.get(name)
+
 
 @dataclass
 class Airflow:
@@ -367,10 +370,10 @@ def test_the_executor_backs_up_the_kubelets_deadline(h: Harness) -> None:
     assert h.pod("a").spec.active_deadline_seconds == 5
     h.deliver("a", PodPhase.RUNNING)
     h.step()
-    h.now = 34  # 5 s + the 30 s backstop not yet passed
+    h.now = 9  # 5 s + the 5 s backstop not yet passed
     h.step()
     assert h.outcomes == {}
-    h.now = 36
+    h.now = 11
     h.step()
     assert h.outcomes == {("dag", "a"): Outcome.FAILED}
     assert h.gateway.pods == {}

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from kaapana_executor.images.layers import Effect, Outcome, Verdict, effect, normalize, scan
-from tests.support.oci import File, layer_tar
+from kaapana_executor.oci.build import File, layer_tar
 
 TARGET = "/processing-container.json"
 DOC = b'{"name": "pc"}'

@@ -19,8 +19,8 @@ from kaapana_executor.images.manifest import (
     parse_manifest,
     select_platform,
 )
-from tests.support.oci import ImageBuilder, ImageFormat, build_index
-from tests.support.oci import Platform as BuiltPlatform
+from kaapana_executor.oci.build import ImageBuilder, ImageFormat, build_index
+from kaapana_executor.oci.build import Platform as BuiltPlatform
 
 DIGEST = "sha256:" + "0" * 64
 

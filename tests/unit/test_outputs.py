@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path, PurePosixPath
 
 import pytest
 
-from kaapana_executor.launch.outputs import UnsafeOutputError, clean_output
+from kaapana_executor.launch.outputs import OUTPUT_DIR_MODE, UnsafeOutputError, clean_output
 
 NODE_RUN = PurePosixPath("/kaapana/data/run1")
 
@@ -72,3 +73,32 @@ def test_symlink_inside_output_is_removed_not_followed(run_dir: Path, tmp_path: 
     clean_output(run_dir, NODE_RUN, NODE_RUN / "seg" / "out")
     assert (victim / "precious.txt").read_text() == "keep"
     assert not (run_dir / "seg" / "out" / "link").exists()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_output_is_writable_for_any_user_whatever_the_umask(run_dir: Path) -> None:
+    previous = os.umask(0o077)
+    try:
+        target = clean_output(run_dir, NODE_RUN, NODE_RUN / "fresh" / "out")
+    finally:
+        os.umask(previous)
+    assert _mode(target) == OUTPUT_DIR_MODE == 0o777
+    assert _mode(target.parent) == 0o700  # parents keep what the umask gives
+
+
+def test_leftover_directory_is_recreated_writable(run_dir: Path) -> None:
+    leftover = run_dir / "seg" / "out"
+    leftover.chmod(0o700)  # e.g. created by the kubelet or an older executor, root-only
+    target = clean_output(run_dir, NODE_RUN, NODE_RUN / "seg" / "out")
+    assert _mode(target) == 0o777
+    assert list(target.iterdir()) == []
+
+
+def test_file_in_place_of_the_output_is_replaced(run_dir: Path) -> None:
+    (run_dir / "broken").mkdir()
+    (run_dir / "broken" / "out").write_text("not a directory")
+    target = clean_output(run_dir, NODE_RUN, NODE_RUN / "broken" / "out")
+    assert target.is_dir() and _mode(target) == 0o777

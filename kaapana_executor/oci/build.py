@@ -1,11 +1,12 @@
 """OCI images without Docker: built in memory from dicts of files, reproducibly.
 
 ``ImageBuilder`` makes an image: each ``layer`` is a gzip tar with parent directories,
-whiteouts (``.wh.NAME``) for deleted paths and opaque-directory markers; the config carries
-labels, env, entrypoint; the manifest uses OCI (default) or Docker v2 media types.
-``build_index`` groups per-platform images into an image index (manifest list). The same
-input always gives the same digests (fixed mtimes, sorted entries, canonical JSON), so tests
-can compare digests. ``tests/support/registry.py`` pushes and pulls the results.
+explicit directories (with their mode), whiteouts (``.wh.NAME``) for deleted paths and
+opaque-directory markers; the config carries labels, env, entrypoint, user; the manifest uses
+OCI (default) or Docker v2 media types. ``build_index`` groups per-platform images into an
+image index (manifest list). The same input always gives the same digests (fixed mtimes,
+sorted entries, canonical JSON), so callers can compare digests and a registry stores a
+shared layer once. :mod:`kaapana_executor.oci.push` pushes and reads back the results.
 """
 
 from __future__ import annotations
@@ -21,16 +22,22 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
+from kaapana_executor.images import manifest as served
+
 
 class MediaType(str, Enum):
-    """Media types of the OCI image spec and their Docker v2 equivalents."""
+    """Media types of the OCI image spec and their Docker v2 equivalents.
 
-    OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-    OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+    The manifest types are the reader's (:mod:`kaapana_executor.images.manifest`): what is
+    built here is what the executor reads.
+    """
+
+    OCI_MANIFEST = served.OCI_MANIFEST
+    OCI_INDEX = served.OCI_INDEX
     OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
     OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-    DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-    DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+    DOCKER_MANIFEST = served.DOCKER_MANIFEST
+    DOCKER_MANIFEST_LIST = served.DOCKER_MANIFEST_LIST
     DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
     DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
@@ -160,19 +167,26 @@ def layer_tar(
     *,
     deletions: Iterable[str] = (),
     opaque_dirs: Iterable[str] = (),
+    directories: Mapping[str, int] | None = None,
 ) -> bytes:
     """An uncompressed, reproducible layer tar.
 
-    ``files`` maps paths (``"opt/app/run.sh"``) to content; parent directories are added.
-    ``deletions`` become whiteouts (``dir/.wh.name``) hiding a path of a lower layer;
-    ``opaque_dirs`` get ``.wh..wh..opq``, hiding everything below them from lower layers.
+    ``files`` maps paths (``"opt/app/run.sh"``) to content; parent directories are added
+    (mode 0755). ``directories`` maps further directories to their mode (``{"tmp": 0o1777}``),
+    e.g. empty ones a root filesystem needs. ``deletions`` become whiteouts (``dir/.wh.name``)
+    hiding a path of a lower layer; ``opaque_dirs`` get ``.wh..wh..opq``, hiding everything
+    below them from lower layers.
     """
     entries: dict[str, tuple[bytes, FileContent]] = {}
+    modes = {path.strip("/") + "/": mode for path, mode in (directories or {}).items()}
 
     def add_dirs(path: str) -> None:
         parts = path.split("/")[:-1]
         for depth in range(1, len(parts) + 1):
             entries.setdefault("/".join(parts[:depth]) + "/", (tarfile.DIRTYPE, b""))
+
+    for directory in modes:
+        add_dirs(directory)
 
     for raw_path, content in files.items():
         path = raw_path.strip("/")
@@ -193,7 +207,7 @@ def layer_tar(
         for path in sorted(entries):
             kind, content = entries[path]
             if kind == tarfile.DIRTYPE:
-                tar.addfile(_tar_info(path, tarfile.DIRTYPE, 0o755))
+                tar.addfile(_tar_info(path, tarfile.DIRTYPE, modes.get(path, 0o755)))
                 continue
             file = content if isinstance(content, File) else File(content)
             if file.link is not None:
@@ -252,9 +266,12 @@ class ImageBuilder:
         *,
         deletions: Iterable[str] = (),
         opaque_dirs: Iterable[str] = (),
+        directories: Mapping[str, int] | None = None,
     ) -> ImageBuilder:
         """Add a layer on top of the previous ones (see ``layer_tar``)."""
-        tar = layer_tar(files, deletions=deletions, opaque_dirs=opaque_dirs)
+        tar = layer_tar(
+            files, deletions=deletions, opaque_dirs=opaque_dirs, directories=directories
+        )
         compressed = gzip.compress(tar, mtime=0)
         self._layers.append(Layer(Blob(self.format.layer, compressed), sha256_digest(tar)))
         return self
@@ -297,7 +314,7 @@ class ImageBuilder:
                 "config": self._config,
                 "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in self._layers]},
                 "history": [
-                    {"created": EPOCH, "created_by": "tests.support.registry.ImageBuilder"}
+                    {"created": EPOCH, "created_by": "kaapana_executor.oci.ImageBuilder"}
                     for _ in self._layers
                 ],
             },
