@@ -10,12 +10,14 @@ import functools
 import getpass
 import threading
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from kaapana_executor.config import SECTION, ConfigError, ExecutorSettings
 from kaapana_executor.contract.templating import RunContext
+from kaapana_executor.runtime.metrics import PREFIX
 from kaapana_executor.runtime.refs import FinalState, ReportRejected, StartContext, TaskRef
 from kaapana_executor.runtime.spec import UpstreamConfig
 
@@ -218,6 +220,25 @@ class ExecutionApiReporter:
         """Nothing to release: the connection pool is the executor's (ExecutionApi)."""
 
 
+class AirflowMetrics:
+    """The engine's metrics through Airflow's Stats (statsd, OpenTelemetry: ``[metrics]``)."""
+
+    def __init__(self) -> None:
+        from airflow._shared.observability.metrics import stats
+
+        self._stats = stats
+
+    def incr(self, name: str, tags: Mapping[str, str] | None = None) -> None:
+        self._stats.incr(PREFIX + name, tags=dict(tags) if tags else None)
+
+    def gauge(self, name: str, value: float, tags: Mapping[str, str] | None = None) -> None:
+        self._stats.gauge(PREFIX + name, value, tags=dict(tags) if tags else None)
+
+    def timing(self, name: str, seconds: float, tags: Mapping[str, str] | None = None) -> None:
+        delta = timedelta(seconds=seconds)
+        self._stats.timing(PREFIX + name, delta, tags=dict(tags) if tags else None)
+
+
 def upload_remote_log(relative_path: str) -> bool:
     """Upload a task's log file with Airflow's configured remote log store, if any.
 
@@ -289,6 +310,23 @@ def transitive_upstreams(downstream: dict[str, list[str]]) -> dict[str, frozense
         return closed[task]
 
     return {task: close(task) for task in direct}
+
+
+def ti_states(ti_ids: Iterable[str]) -> dict[str, str | None]:
+    """The state of each task instance by id; None for ids not in the table (cleared away)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    wanted = {str(i): uuid.UUID(str(i)) for i in ti_ids}
+    found: dict[str, str | None] = dict.fromkeys(wanted)
+    if not wanted:
+        return found
+    query = select(TaskInstance.id, TaskInstance.state).where(TaskInstance.id.in_(wanted.values()))
+    with create_session() as session:
+        for ti_id, state in session.execute(query):
+            found[str(ti_id)] = None if state is None else str(getattr(state, "value", state))
+    return found
 
 
 def _executor_config(

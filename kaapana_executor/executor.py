@@ -92,6 +92,8 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
                 ledger=Ledger() if settings.resource_admission else None,
                 status_file=status_path(log_folder),
                 remote_log=airflow_compat.upload_remote_log,
+                metrics=airflow_compat.AirflowMetrics(),
+                ti_states=airflow_compat.ti_states,
             )
         )
         self._engine.start()

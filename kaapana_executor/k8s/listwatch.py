@@ -45,6 +45,7 @@ class ListWatch:
         backoff: float = 1.0,
         resync: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_restart: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self._lister = lister
@@ -55,6 +56,7 @@ class ListWatch:
         self._backoff = backoff
         self._resync = resync
         self._clock = clock
+        self._on_restart = on_restart
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.relists = 0
@@ -76,6 +78,8 @@ class ListWatch:
     def _relist(self) -> str:
         items, version = self._lister()
         self.relists += 1
+        if self.relists > 1 and self._on_restart is not None:
+            self._on_restart(self.name)
         self._on_list(items)
         self.listed.set()
         return version

@@ -10,6 +10,7 @@ event, and completed pods, which Kaapana keeps around, cost nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kaapana_executor.k8s.gateway import ClusterList, KubeGateway
@@ -29,6 +30,7 @@ class LedgerWatcher:
         resync: float = 300.0,
         watch_timeout: int = 60,
         backoff: float = 1.0,
+        on_restart: Callable[[str], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self._loops = {
@@ -41,6 +43,7 @@ class LedgerWatcher:
                 watch_timeout=watch_timeout,
                 backoff=backoff,
                 resync=resync,
+                on_restart=on_restart,
             )
             for kind in ClusterList
         }

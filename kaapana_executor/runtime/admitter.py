@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from kaapana_executor.launch.pod import pin_to_node
 from kaapana_executor.ledger.admission import Queued
 from kaapana_executor.runtime.gate import AdmissionGate, Decision
 from kaapana_executor.runtime.launcher import Creation
+from kaapana_executor.runtime.metrics import Metrics, NoMetrics
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,11 @@ class Admitter:
         admitted: Callable[[Creation], None],
         never: Callable[[Creation, str], None],
         poll: float = 0.1,
+        metrics: Metrics | None = None,
     ) -> None:
         self.gate = gate
+        self._metrics = metrics or NoMetrics()
+        self._added: dict[Hashable, float] = {}  # when each task began to wait
         self._admitted = admitted
         self._never = never
         self._poll = poll
@@ -112,6 +117,7 @@ class Admitter:
         while self._ops:
             key, creation = self._ops.popleft()
             if creation is None:
+                self._added.pop(key, None)
                 self._waiting.pop(key, None)
                 self._reasons.pop(key, None)
                 self._runs.pop(key, None)
@@ -119,6 +125,7 @@ class Admitter:
             elif not creation.job.ticket.cancelled:
                 self._waiting[key] = creation
                 self._runs[key] = creation.job.ref.run
+                self._added[key] = time.monotonic()
                 self.gate.add(key, creation.launch.pod, creation.job.ref.priority_weight)
                 creation.job.log.event("waiting for the resource ledger's admission")
 
@@ -126,6 +133,8 @@ class Admitter:
         for key, node in decision.admit:
             creation = self._waiting.pop(key)
             self._reasons.pop(key, None)
+            waited = time.monotonic() - self._added.pop(key, time.monotonic())
+            self._metrics.timing("admission.wait", waited)
             pin_to_node(creation.launch.pod, node)
             creation.job.log.event(f"admitted: node {node} has room for all requests")
             self._admitted(creation)
@@ -133,6 +142,8 @@ class Admitter:
             self._reasons.pop(key, None)
             self._runs.pop(key, None)
             self._never(self._waiting.pop(key), f"cannot run on this cluster: {why}")
+        if decision.admit or decision.never or decision.waiting:
+            self._metrics.gauge("admission.waiting", len(self._waiting))
         for key, reason in decision.waiting.items():
             waiting = self._waiting.get(key)
             if waiting is not None and self._reasons.get(key) != reason:

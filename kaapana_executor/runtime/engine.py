@@ -31,6 +31,7 @@ from kaapana_executor.runtime.admitter import Admitter
 from kaapana_executor.runtime.finisher import Ending, Finisher
 from kaapana_executor.runtime.gate import AdmissionGate
 from kaapana_executor.runtime.heartbeats import Heartbeats
+from kaapana_executor.runtime.janitor import Janitor, StateLookup
 from kaapana_executor.runtime.launcher import Creation, Launcher, LaunchJob
 from kaapana_executor.runtime.messages import (
     Created,
@@ -43,6 +44,7 @@ from kaapana_executor.runtime.messages import (
     Started,
     TryEnded,
 )
+from kaapana_executor.runtime.metrics import Metrics, NoMetrics, metric_name
 from kaapana_executor.runtime.publisher import StatusPublisher
 from kaapana_executor.runtime.refs import TaskRef, TaskReporter
 from kaapana_executor.runtime.tasklog import TaskLog
@@ -79,6 +81,8 @@ class Wiring:
     status_file: Path | None = None  # where the status for the plugin view is published
     status_interval: float = 10.0
     remote_log: Callable[[str], object] | None = None  # uploads a log (relative path) when set
+    metrics: Metrics = field(default_factory=NoMetrics)
+    ti_states: StateLookup | None = None  # None: no janitor for leftover pods
     pools: lanes.Lanes | None = None  # None: thread pools sized by the settings
 
 
@@ -108,8 +112,12 @@ class Engine:
             settings.heartbeat_concurrency,
             on_rejected=lambda key, exc: self._inbox.put(TryEnded(key, exc.why)),
         )
-        self._watcher = PodWatcher(wiring.gateway, wiring.watch_namespace, self._inbox.put)
+        restarts = self._count_restart
+        self._watcher = PodWatcher(
+            wiring.gateway, wiring.watch_namespace, self._inbox.put, on_restart=restarts
+        )
         self._finisher = Finisher(settings, wiring.gateway, self._inbox.put, wiring.remote_log)
+        self._finisher.metrics = wiring.metrics
         self._launcher = Launcher(
             settings,
             wiring.gateway,
@@ -124,9 +132,17 @@ class Engine:
         if wiring.ledger is not None:
             policy = admission.Policy(aging_seconds=settings.admission_aging_seconds)
             gate = AdmissionGate(wiring.ledger, wiring.clock, policy)
-            self._admitter = Admitter(gate, self._create, self._never)
+            self._admitter = Admitter(gate, self._create, self._never, metrics=wiring.metrics)
             self._ledger_watcher = LedgerWatcher(
-                wiring.gateway, wiring.ledger, resync=settings.ledger_resync_seconds
+                wiring.gateway,
+                wiring.ledger,
+                resync=settings.ledger_resync_seconds,
+                on_restart=restarts,
+            )
+        self._janitor: Janitor | None = None
+        if wiring.ti_states is not None:
+            self._janitor = Janitor(
+                wiring.gateway, wiring.watch_namespace, wiring.ti_states, settings.pod_deletion
             )
         self._publisher = StatusPublisher(
             wiring.status_file, wiring.status_interval, self._status_source
@@ -142,11 +158,15 @@ class Engine:
             self._admitter.start()
         self._heartbeats.start()
         self._publisher.start()
+        if self._janitor is not None:
+            self._janitor.start()
 
     def stop(self, wait: bool = True) -> None:
         """Stop threads; running pods keep running (a restarted scheduler can adopt them)."""
         timeout = 5 if wait else 0
         self._publisher.stop()
+        if self._janitor is not None:
+            self._janitor.stop()
         self._heartbeats.stop(wait_for_calls=wait)
         self._watcher.stop(timeout=timeout)
         if self._admitter is not None:
@@ -232,7 +252,11 @@ class Engine:
 
     def _on_created(self, key: Hashable) -> None:
         tracked = self._tracked.get(key)
-        startup = tracked.launched.startup_timeout if tracked and tracked.launched else None
+        if tracked is None:
+            return
+        tracked.created_at = now = self.w.clock()
+        self.w.metrics.timing("launch.queued_to_created", now - tracked.submitted_at)
+        startup = tracked.launched.startup_timeout if tracked.launched else None
         if startup is not None:
             self._timers.add(self.w.clock() + startup, key, TimerKind.STARTUP, startup)
 
@@ -294,6 +318,9 @@ class Engine:
             previous is None or previous.phase != status.phase
         ):
             self._arm_deadline(tracked)
+            if tracked.created_at is not None:
+                running = self.w.clock() - tracked.created_at
+                self.w.metrics.timing("launch.created_to_running", running)
         if status.phase.terminal:
             self._finish(tracked, status)
         elif status.phase.stuck:
@@ -341,6 +368,7 @@ class Engine:
         log_folder = self.w.log_folder
         task_log = TaskLog(log_folder / ref.log_path if log_folder and ref.log_path else None)
         tracked = Tracked(ref=ref, log=task_log, pod=pod_name_of(ref.run), ticket=ticket)
+        tracked.submitted_at = self.w.clock()
         self._tracked[ref.key] = tracked
         self._by_pod[tracked.pod] = ref.key
         return tracked
@@ -418,6 +446,21 @@ class Engine:
             lambda exc: None,
         )
 
+    def _count_restart(self, watch: str) -> None:
+        self.w.metrics.incr(metric_name("watch", "restarts", watch), {"watch": watch})
+
+    def _report_gauges(self, source: StatusSource) -> None:
+        """Counts and per-node free room, every status interval (on the publisher's thread)."""
+        metrics = self.w.metrics
+        metrics.gauge("tracked", len(self._tracked))
+        if self._heartbeats.rounds:
+            metrics.timing("heartbeat.round", self._heartbeats.rounds[-1])
+        for node in source.snapshot.nodes if source.snapshot is not None else ():
+            free = node.free.as_dict()
+            for resource in ("cpu", "memory", "nvidia.com/gpu"):
+                name = metric_name("node", "free", resource, node.info.name)
+                metrics.gauge(name, free.get(resource, 0), {"node": node.info.name})
+
     def _status_source(self) -> StatusSource:
         """What the status page shows, from immutable pieces (on the publisher's thread)."""
         view = None
@@ -425,7 +468,9 @@ class Engine:
             self._admitter.request_view()  # the next publish shows a fresher one
             view = self._admitter.view
         runs = view.runs if view is not None else {}
-        return StatusSource.take(view, runs, self.w.ledger, tracked=len(self._tracked))
+        source = StatusSource.take(view, runs, self.w.ledger, tracked=len(self._tracked))
+        self._report_gauges(source)
+        return source
 
 
 def _started(phase: PodPhase) -> bool:

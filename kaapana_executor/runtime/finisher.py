@@ -22,6 +22,7 @@ from kaapana_executor.k8s.podstate import PodPhase, PodStatus, classify
 from kaapana_executor.runtime.faults import fault_point
 from kaapana_executor.runtime.final import final_state
 from kaapana_executor.runtime.messages import Finished, Message
+from kaapana_executor.runtime.metrics import Metrics, NoMetrics
 from kaapana_executor.runtime.refs import FinalState, ReportRejected, TaskRef, TaskReporter
 from kaapana_executor.runtime.tasklog import TaskLog
 from kaapana_executor.runtime.tracked import Outcome
@@ -82,6 +83,7 @@ class Finisher:
         self.gateway = gateway
         self.post = post
         self.remote_log = remote_log
+        self.metrics: Metrics = NoMetrics()
 
     def finish(self, ending: Ending, status: PodStatus) -> None:
         """A pod that ended (or is stuck past its grace): log, state, then the pod."""
@@ -129,12 +131,14 @@ class Finisher:
         while stopping. Nothing is recorded: Airflow already decided."""
         if not (ending.pod and ending.namespace):
             return
+        before = self._read_log(ending)  # in case the pod is gone as soon as it is stopped
         try:
             self.gateway.delete_pod(ending.pod, ending.namespace, grace_seconds=None)
         except KubeError:
             log.exception("stopping pod %s/%s failed", ending.namespace, ending.pod)
         self._wait_stopped(ending.pod, ending.namespace)
-        self.keep_log(ending)
+        after = self._read_log(ending)  # with what it printed while stopping
+        ending.log.container(after if after and len(after) >= len(before) else before)
         self.upload_log(ending)
         self.delete_quietly(ending.pod, ending.namespace)  # once stopped: gone at once
 
@@ -152,13 +156,16 @@ class Finisher:
 
     def keep_log(self, ending: Ending) -> None:
         """Persist the container's log into the task log (once per try)."""
+        ending.log.container(self._read_log(ending))
+
+    def _read_log(self, ending: Ending) -> str:
+        """The container's log now; empty (with a note) when it cannot be read."""
         assert ending.pod and ending.namespace
         try:
-            text = self.gateway.read_log(ending.pod, ending.namespace, self.settings.log_tail_lines)
+            return self.gateway.read_log(ending.pod, ending.namespace, self.settings.log_tail_lines)
         except KubeError as exc:  # the result must not depend on whether the log is readable
             ending.log.event(f"the container's log could not be read: {exc}", "warning")
-        else:
-            ending.log.container(text)
+            return ""
 
     def upload_log(self, ending: Ending) -> None:
         """Upload the task log with Airflow's remote logging, when configured."""

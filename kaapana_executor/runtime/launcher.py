@@ -23,6 +23,7 @@ from kaapana_executor.launch.policy import LaunchPolicy
 from kaapana_executor.runtime import spec
 from kaapana_executor.runtime.finisher import Ending, Finisher
 from kaapana_executor.runtime.messages import Created, Message, NotStarted, Prepared, Started
+from kaapana_executor.runtime.metrics import metric_name
 from kaapana_executor.runtime.refs import FinalState, ReportRejected, TaskRef, TaskReporter
 from kaapana_executor.runtime.tasklog import TaskLog
 from kaapana_executor.runtime.ticket import LaunchTicket
@@ -156,6 +157,8 @@ class Launcher:
         except KubeError as exc:
             job.ticket.not_created()
             release(job.key)
+            status = str(exc.status or "unreachable")
+            self.finisher.metrics.incr(metric_name("create_errors", status), {"status": status})
             state = FinalState.UP_FOR_RETRY if ending.should_retry else FinalState.FAILED
             self.finisher.fail(ending, str(exc), state)
             return

@@ -45,6 +45,8 @@ class Tracked:
     status: PodStatus | None = None
     stuck_since: float | None = None
     finishing: bool = False
+    submitted_at: float = 0.0  # engine clock, for the launch latency metrics
+    created_at: float | None = None
 
     @property
     def namespace(self) -> str | None:

@@ -40,6 +40,7 @@ class PodWatcher:
         post: Callable[[Message], None],
         watch_timeout: int = 60,
         backoff: float = 1.0,
+        on_restart: Callable[[str], None] | None = None,
     ) -> None:
         self._post = post
         self._known: dict[tuple[str, str], str | None] = {}  # (namespace, name) → ti id
@@ -53,6 +54,7 @@ class PodWatcher:
             on_event=self._event,
             watch_timeout=watch_timeout,
             backoff=backoff,
+            on_restart=on_restart,
         )
 
     @property

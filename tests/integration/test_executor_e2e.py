@@ -26,6 +26,10 @@ def _volumes(pod: client.V1Pod) -> dict[str, str]:
     return {m.mount_path: by_name[m.name] for m in pod.spec.containers[0].volume_mounts}
 
 
+def _mounts(pod: client.V1Pod) -> list[client.V1VolumeMount]:
+    return list(pod.spec.containers[0].volume_mounts or [])
+
+
 def _env(pod: client.V1Pod) -> dict[str, str]:
     return {e.name: e.value for e in pod.spec.containers[0].env or []}
 
@@ -47,7 +51,9 @@ def test_dummy_workflow_links_channels_and_targets_user_input(
     assert _volumes(down) == {
         "/home/downstream/channel1": f"{root}/channel1",
         "/home/downstream/channel2": f"{root}/channel2",
-        "/home/downstream/result": str(e2e.data_root / "dummy-1" / "downstream" / "result"),
+        "/home/downstream/result": str(
+            e2e.data_root / "kaapana_dummy" / "dummy-1" / "downstream" / "result"
+        ),
     }
     read_only = {m.mount_path: bool(m.read_only) for m in down.spec.containers[0].volume_mounts}
     assert read_only == {
@@ -125,7 +131,8 @@ def test_a_kaapana_workflow_runs_with_only_its_imports_changed(
     up = _pod(core_v1, e2e, dag, "upstream", run, 1)
     down = _pod(core_v1, e2e, dag, "downstream", run, 1)
     root = e2e.data_root / dag / run / "upstream"
-    assert sorted(_volumes(down).values()) == [str(root / "channel1"), str(root / "channel2")]
+    inputs = {m.mount_path: _volumes(down)[m.mount_path] for m in _mounts(down) if m.read_only}
+    assert sorted(inputs.values()) == [str(root / "channel1"), str(root / "channel2")]
     assert _env(up)["MODE"] == "thorough" and _env(down)["MODE"] == "fast"
     # the platform environment, with its secret left to the kubelet
     secret = _raw_env(down)["KAAPANA_CLIENT_SECRET"]
@@ -343,3 +350,21 @@ def _phase(core: client.CoreV1Api, e2e: E2E, name: str) -> str | None:
         if exc.status == 404:
             return None
         raise
+
+
+def test_the_executor_reports_its_metrics_to_statsd(e2e: E2E) -> None:
+    """Airflow's Stats carries them: statsd here, OpenTelemetry likewise by configuration."""
+    statsd = e2e.statsd
+    assert statsd is not None
+    e2e.rest.wait_for_dag("kaapana_dummy")
+    e2e.rest.trigger("kaapana_dummy", "metrics-1")
+    assert e2e.rest.wait_run("kaapana_dummy", "metrics-1") == "success"
+    expected = {
+        "airflow.kaapana_executor.launch.queued_to_created",
+        "airflow.kaapana_executor.launch.created_to_running",
+        "airflow.kaapana_executor.admission.wait",
+        "airflow.kaapana_executor.admission.waiting",
+        "airflow.kaapana_executor.tracked",
+        "airflow.kaapana_executor.node.free.cpu.kwok-cpu-1",
+    }
+    wait_until(lambda: expected <= statsd.names(), 60, f"metrics {sorted(expected)}")

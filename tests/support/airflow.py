@@ -23,6 +23,8 @@ from typing import Any
 
 import requests
 
+from tests.support.statsd import StatsdListener
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "examples" / "dags"
 USER = PASSWORD = "admin"
@@ -328,6 +330,7 @@ class E2E:
     data_root: Path
     images: dict[str, str]
     project_namespace: str = ""  # an allowed namespace a run's conf may choose
+    statsd: StatsdListener | None = None  # what the scheduler sent to statsd
 
 
 def _ensure_namespace(core: Any, name: str) -> None:
@@ -391,8 +394,13 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
         "pod_env": json.dumps(PLATFORM_ENV),
         "pod_labels": json.dumps({"kaapana.ai/type": "processing-container"}),
     }
+    statsd = StatsdListener()
     extra = {
         "KUBECONFIG": cluster.kubeconfig,
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
         # for DAG files written like Kaapana's (python constants, not templates)
         "KAAPANA_REGISTRY": cluster.registry,
         # short, so that a task waiting for resources outlives it (it must not matter)
@@ -403,8 +411,9 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
     }
     try:
         for airflow, rest in running_airflow(home, [EXAMPLE_DAGS, TEST_DAGS], kaapana, extra):
-            yield E2E(rest, airflow, namespace, data_root, images, project)
+            yield E2E(rest, airflow, namespace, data_root, images, project, statsd)
     finally:
+        statsd.close()
         for name in (namespace, project):
             core.delete_namespace(name)
 
