@@ -38,7 +38,7 @@ from kaapana_executor.adoption import (
     RECOMMENDED_HEALTH_CHECK_THRESHOLD,
     RECOMMENDED_ORPHANED_TASKS_CHECK_INTERVAL,
 )
-from tests.support.airflow import AirflowRest, LocalAirflow, running_airflow
+from tests.support.airflow import AirflowRest, LocalAirflow, local_settings, running_airflow
 from tests.support.cluster import LocalEnv, api_client_for
 from tests.support.controlplane import apiserver_stopped
 from tests.support.podrecord import PodRecorder
@@ -168,15 +168,9 @@ def airflow_settings(
     env: LocalEnv, namespace: str, home: Path, settings: Settings
 ) -> tuple[dict[str, str], dict[str, str]]:
     """``[kaapana_executor]`` options and the extra environment of the chaos Airflow."""
-    kaapana = {
-        "namespace": namespace,
-        "kubeconfig": env.kubeconfig,
-        "data_root": str(home / "data"),
-        "insecure_registries": env.registry,
-        "cache_dir": str(home / "image-cache"),
-        "heartbeat_interval": "5",
-        "template_env": json.dumps({"KAAPANA_REGISTRY": env.registry}),
-    }
+    kaapana = local_settings(
+        namespace, env.kubeconfig, [env.registry], home, heartbeat_interval="5"
+    )
     extra = {
         "KAAPANA_REGISTRY": env.registry,
         "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),

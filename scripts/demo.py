@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from examples.images.push import push_examples  # noqa: E402
-from tests.support.airflow import EXAMPLE_DAGS, running_airflow  # noqa: E402
+from tests.support.airflow import EXAMPLE_DAGS, local_settings, running_airflow  # noqa: E402
 
 DEMO_HOME = Path.home() / ".cache" / "kaapana-executor" / "demo"
 NAMESPACE = "kaapana-demo"
@@ -72,21 +72,18 @@ def show_task(home: Path, dag_id: str, task_id: str, ti: dict[str, object]) -> N
 
 
 def kaapana_settings(env: dict[str, str], home: Path) -> dict[str, str]:
-    return {
-        "namespace": NAMESPACE,
-        "kubeconfig": env["KUBECONFIG"],
-        "data_root": str(home / "data"),
-        "insecure_registries": env["KAAPANA_REGISTRY"],
-        "cache_dir": str(DEMO_HOME / "image-cache"),
-        # what the example task.json files template as {{ env.KAAPANA_REGISTRY }}
-        "template_env": json.dumps({"KAAPANA_REGISTRY": env["KAAPANA_REGISTRY"]}),
-        # every pod on the real node: it tolerates its taint and selects it by name, and the
-        # resource ledger sees both, so it admits them onto that node
-        "pod_tolerations": json.dumps(
-            [{"key": "kaapana.io/real-node", "operator": "Exists", "effect": "NoSchedule"}]
-        ),
-        "pod_node_selector": json.dumps({"kubernetes.io/hostname": env["KAAPANA_REAL_NODE"]}),
-    }
+    """Every pod on the real node: it tolerates the node's taint and selects it by name (the
+    resource ledger sees both, so it admits the pods onto that node)."""
+    toleration = {"key": "kaapana.io/real-node", "operator": "Exists", "effect": "NoSchedule"}
+    return local_settings(
+        NAMESPACE,
+        env["KUBECONFIG"],
+        [env["KAAPANA_REGISTRY"]],
+        home,
+        cache_dir=str(DEMO_HOME / "image-cache"),
+        pod_tolerations=json.dumps([toleration]),
+        pod_node_selector=json.dumps({"kubernetes.io/hostname": env["KAAPANA_REAL_NODE"]}),
+    )
 
 
 def main() -> int:

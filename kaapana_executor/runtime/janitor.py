@@ -13,7 +13,6 @@ running (some scheduler finishes those), so two schedulers can both run a janito
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from kaapana_executor.config import PodDeletion
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.gateway import KubeError, KubeGateway
 from kaapana_executor.k8s.podstate import PodPhase, classify
+from kaapana_executor.runtime.periodic import Periodic
 from kaapana_executor.runtime.watcher import POD_SELECTOR
 
 log = logging.getLogger(__name__)
@@ -63,16 +63,14 @@ class Janitor:
         self._namespace = namespace
         self._states = states
         self._policy = policy
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kaapana-janitor", daemon=True)
+        self._loop = Periodic("kaapana-janitor", interval, self._sweep_quietly)
 
     def start(self) -> None:
         if self._policy is not PodDeletion.NEVER:
-            self._thread.start()
+            self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._loop.stop()
 
     def sweep(self) -> int:
         """One pass; returns how many pods it deleted."""
@@ -87,12 +85,8 @@ class Janitor:
                 deleted += 1
         return deleted
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sweep()
-            except KubeError as exc:
-                log.warning("kaapana-executor: cleaning up leftover pods failed: %s", exc)
-            except Exception:  # the janitor must never take the scheduler down
-                log.exception("kaapana-executor: cleaning up leftover pods failed")
-            self._stop.wait(self._interval)
+    def _sweep_quietly(self) -> None:
+        try:
+            self.sweep()
+        except KubeError as exc:  # the API server will answer again; the next sweep retries
+            log.warning("kaapana-executor: cleaning up leftover pods failed: %s", exc)

@@ -7,41 +7,30 @@ off the scheduler thread: building the document for a large cluster is not free.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from kaapana_executor.runtime.periodic import Periodic
 from kaapana_executor.status import StatusSource, publish_status
-
-log = logging.getLogger(__name__)
 
 
 class StatusPublisher:
-    """Publishes ``source()`` to ``path`` every ``interval`` seconds."""
+    """Publishes ``source()`` to ``path`` every ``interval`` seconds (nothing without a path)."""
 
     def __init__(
         self, path: Path | None, interval: float, source: Callable[[], StatusSource]
     ) -> None:
         self._path = path
-        self._interval = interval
+        self._loop = Periodic("kaapana-status", interval, self._publish)
         self._source = source
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kaapana-status", daemon=True)
 
     def start(self) -> None:
         if self._path is not None:
-            self._thread.start()
+            self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._loop.stop()
 
-    def _run(self) -> None:
+    def _publish(self) -> None:
         assert self._path is not None
-        while True:
-            try:
-                publish_status(self._path, self._source())
-            except Exception:  # a status page must never take the executor down
-                log.exception("kaapana-executor: publishing the status failed")
-            if self._stop.wait(self._interval):
-                return
+        publish_status(self._path, self._source())

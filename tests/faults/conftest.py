@@ -10,7 +10,6 @@ no rules and is thawed.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from kaapana_executor.adoption import (
     RECOMMENDED_HEALTH_CHECK_THRESHOLD,
     RECOMMENDED_ORPHANED_TASKS_CHECK_INTERVAL,
 )
-from tests.support.airflow import AirflowRest, LocalAirflow, running_airflow
+from tests.support.airflow import AirflowRest, LocalAirflow, local_settings, running_airflow
 from tests.support.cluster import Cluster
 from tests.support.faultproxy import FaultProxy
 from tests.support.runcheck import RunCheck
@@ -88,16 +87,15 @@ def _start(cluster: Cluster, home: Path, proxy: FaultProxy) -> Iterator[Faulty]:
     namespace = "kaapana-faults-" + secrets.token_hex(3)
     core = cluster.core_v1()
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    kaapana: dict[str, Any] = {
-        "namespace": namespace,
-        "kubeconfig": proxy.write_kubeconfig(home.parent / f"{home.name}-proxy.kubeconfig"),
-        "data_root": str(home / "data"),
-        "insecure_registries": cluster.registry,
-        "cache_dir": str(home / "image-cache"),
-        "heartbeat_interval": "2",
-        "pod_deletion": "always",
-        "template_env": json.dumps({"KAAPANA_REGISTRY": cluster.registry}),
-    }
+    kubeconfig = proxy.write_kubeconfig(home.parent / f"{home.name}-proxy.kubeconfig")
+    kaapana: dict[str, Any] = local_settings(
+        namespace,
+        kubeconfig,
+        [cluster.registry],
+        home,
+        heartbeat_interval="2",
+        pod_deletion="always",
+    )
     extra = {
         "KAAPANA_REGISTRY": cluster.registry,
         "AIRFLOW__CORE__PARALLELISM": "64",

@@ -12,7 +12,6 @@ docs/high-availability.md; these tests check each statement:
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -23,7 +22,13 @@ import pytest
 from kubernetes import client
 
 from tests.faults.conftest import FAULT_DAGS, TIMERS
-from tests.support.airflow import AirflowRest, LocalAirflow, running_airflow, wait_until
+from tests.support.airflow import (
+    AirflowRest,
+    LocalAirflow,
+    local_settings,
+    running_airflow,
+    wait_until,
+)
 from tests.support.cluster import Cluster
 from tests.support.podrecord import recording
 from tests.support.postgres import PostgresServer, PostgresUnavailable, postgres_server
@@ -99,15 +104,9 @@ def ha(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[H
     core = cluster.core_v1()
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     home = tmp_path_factory.mktemp("ha-airflow")
-    kaapana = {
-        "namespace": namespace,
-        "kubeconfig": cluster.kubeconfig,
-        "data_root": str(home / "data"),
-        "insecure_registries": cluster.registry,
-        "cache_dir": str(home / "image-cache"),
-        "heartbeat_interval": "2",
-        "template_env": json.dumps({"KAAPANA_REGISTRY": cluster.registry}),
-    }
+    kaapana = local_settings(
+        namespace, cluster.kubeconfig, [cluster.registry], home, heartbeat_interval="2"
+    )
     extra = {
         "KAAPANA_REGISTRY": cluster.registry,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.url,
@@ -132,22 +131,31 @@ def ha(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[H
 def test_two_schedulers_share_a_burst_without_duplicates_or_an_unschedulable_storm(
     ha: HA,
 ) -> None:
-    dag, run = "faults_ha_burst", f"ha-burst-{secrets.token_hex(3)}"
+    dag = "faults_ha_burst"
     ha.rest.wait_for_dag(dag)
-    with recording(ha.core, ha.namespace) as recorder:
-        ha.rest.trigger(dag, run)
-        state = ha.rest.wait_run(dag, run, timeout=600)
-        check = ha.check(dag, run)
-        check.settle()
-        verdict = check.verdict(recorder)
-        pods = recorder.pods()
-    assert state == "success", verdict.summary()
-    assert verdict.clean, verdict.summary()
-    assert all(t == 1 for _, t in verdict.states.values()), verdict.states
-    assert len({job for job in ha.queued_by(dag, run).values()}) == 2  # both took a share
-    unschedulable = sorted(p.name for p in pods if p.unschedulable)
-    print(f"pods ever Unschedulable with two schedulers: {len(unschedulable)} of {len(pods)}")
-    assert len(unschedulable) <= SCHEDULABLE_CPUS, unschedulable
+    shared = False
+    # Which scheduler queues what is Airflow's business: on a busy machine one may take a whole
+    # burst. Each burst must hold the guarantees; at least one must be shared, or the test
+    # would not have tested two executors.
+    for _ in range(3):
+        run = f"ha-burst-{secrets.token_hex(3)}"
+        with recording(ha.core, ha.namespace) as recorder:
+            ha.rest.trigger(dag, run)
+            state = ha.rest.wait_run(dag, run, timeout=600)
+            check = ha.check(dag, run)
+            check.settle()
+            verdict = check.verdict(recorder)
+            pods = recorder.pods()
+        assert state == "success", verdict.summary()
+        assert verdict.clean, verdict.summary()
+        assert all(t == 1 for _, t in verdict.states.values()), verdict.states
+        unschedulable = sorted(p.name for p in pods if p.unschedulable)
+        print(f"pods ever Unschedulable with two schedulers: {len(unschedulable)} of {len(pods)}")
+        assert len(unschedulable) <= SCHEDULABLE_CPUS, unschedulable
+        if len(set(ha.queued_by(dag, run).values())) == 2:
+            shared = True
+            break
+    assert shared, "one scheduler took every burst: the two executors were never both tested"
 
 
 def test_one_scheduler_killed_the_other_adopts_its_tasks(ha: HA) -> None:

@@ -355,6 +355,25 @@ PLATFORM_ENV = [
 ]
 
 
+def local_settings(
+    namespace: str, kubeconfig: str, registries: list[str], home: Path, **more: str
+) -> dict[str, str]:
+    """``[kaapana_executor]`` of an executor on the local cluster: its namespace, the run data
+    below ``home/data``, the local (plain HTTP) registries, which task.json templates name as
+    ``env.KAAPANA_REGISTRY`` (and ``env.KAAPANA_REGISTRY_AUTH``); ``more`` adds or overrides."""
+    names = dict(zip(("KAAPANA_REGISTRY", "KAAPANA_REGISTRY_AUTH"), registries, strict=False))
+    return {
+        "namespace": namespace,
+        "kubeconfig": kubeconfig,
+        "data_root": str(home / "data"),
+        "insecure_registries": ",".join(registries),
+        "cache_dir": str(home / "image-cache"),
+        # the only values task.json templates see as env.* (never the scheduler's environment)
+        "template_env": json.dumps(names),
+        **more,
+    }
+
+
 def ensure_platform_secret(core: Any, namespace: str) -> None:
     from kubernetes import client
 
@@ -378,22 +397,19 @@ def _e2e(cluster: Any, tmp_path_factory: Any) -> Iterator[E2E]:
     home = tmp_path_factory.mktemp("airflow")
     data_root = home / "data"
     data_root.mkdir()
-    kaapana = {
-        "namespace": namespace,
-        "kubeconfig": cluster.kubeconfig,
-        "data_root": str(data_root),
-        "insecure_registries": cluster.registry,
-        "cache_dir": str(home / "image-cache"),
-        "heartbeat_interval": "2",
-        "image_pull_grace": "3",
-        "unschedulable_timeout": "15",
-        "pod_deletion": "never",
-        # the only values task.json templates see as env.* (never the scheduler's environment)
-        "template_env": json.dumps({"KAAPANA_REGISTRY": cluster.registry}),
-        "allowed_namespaces": project,
-        "pod_env": json.dumps(PLATFORM_ENV),
-        "pod_labels": json.dumps({"kaapana.ai/type": "processing-container"}),
-    }
+    kaapana = local_settings(
+        namespace,
+        cluster.kubeconfig,
+        [cluster.registry],
+        home,
+        heartbeat_interval="2",
+        image_pull_grace="3",
+        unschedulable_timeout="15",
+        pod_deletion="never",
+        allowed_namespaces=project,
+        pod_env=json.dumps(PLATFORM_ENV),
+        pod_labels=json.dumps({"kaapana.ai/type": "processing-container"}),
+    )
     statsd = StatsdListener()
     extra = {
         "KUBECONFIG": cluster.kubeconfig,

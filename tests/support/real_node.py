@@ -35,6 +35,7 @@ from tests.support.airflow import (
     PLATFORM_ENV,
     REPO,
     ensure_platform_secret,
+    local_settings,
     running_airflow,
 )
 from tests.support.cluster import HOW_TO_START, TEST_NAMESPACE_LABEL, Cluster, LocalEnv
@@ -144,24 +145,20 @@ def real_node_kaapana_settings(
     its taint and select it by name (the resource ledger sees both and admits them there),
     and get a platform environment with a secret the kubelet resolves."""
     toleration = {"key": "kaapana.io/real-node", "operator": "Exists", "effect": "NoSchedule"}
-    return {
-        "namespace": namespace,
-        "kubeconfig": cluster.kubeconfig,
-        "data_root": str(home / "data"),
-        "insecure_registries": f"{cluster.registry},{cluster.registry_auth}",
-        "cache_dir": str(home / "image-cache"),
-        "security_context": json.dumps(REAL_SECURITY_CONTEXT),
-        "pod_tolerations": json.dumps([toleration]),
-        "pod_node_selector": json.dumps({"kubernetes.io/hostname": real_node}),
-        "pod_env": json.dumps(PLATFORM_ENV),
-        "template_env": json.dumps(
-            {"KAAPANA_REGISTRY": cluster.registry, "KAAPANA_REGISTRY_AUTH": cluster.registry_auth}
-        ),
-        "heartbeat_interval": "2",
-        "image_pull_grace": "10",
-        "config_error_grace": "5",
-        "pod_deletion": "never",
-    }
+    return local_settings(
+        namespace,
+        cluster.kubeconfig,
+        [cluster.registry, cluster.registry_auth],
+        home,
+        security_context=json.dumps(REAL_SECURITY_CONTEXT),
+        pod_tolerations=json.dumps([toleration]),
+        pod_node_selector=json.dumps({"kubernetes.io/hostname": real_node}),
+        pod_env=json.dumps(PLATFORM_ENV),
+        heartbeat_interval="2",
+        image_pull_grace="10",
+        config_error_grace="5",
+        pod_deletion="never",
+    )
 
 
 @pytest.fixture(scope="module")
