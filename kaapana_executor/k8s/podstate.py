@@ -8,7 +8,7 @@ phases: terminated reasons and waiting reasons are looked up in tables.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubernetes import client
@@ -31,6 +31,7 @@ class PodPhase(str, enum.Enum):
     UNSCHEDULABLE = "unschedulable"
     TIMED_OUT = "timed_out"  # ran past its execution timeout (DeadlineExceeded)
     NOT_STARTED = "not_started"  # not running within its startup timeout (the executor's)
+    LOST = "lost"  # being deleted, but its node never confirms (kubelet stopped, node gone)
     GONE = "gone"
 
     @property
@@ -51,6 +52,7 @@ _TERMINAL = {
     PodPhase.OOM_KILLED,
     PodPhase.TIMED_OUT,
     PodPhase.NOT_STARTED,
+    PodPhase.LOST,
     PodPhase.GONE,
 }
 _STUCK = {PodPhase.IMAGE_PULL_ERROR, PodPhase.CONFIG_ERROR, PodPhase.UNSCHEDULABLE}
@@ -73,6 +75,7 @@ class PodStatus:
     reason: str = ""
     exit_code: int | None = None
     node: str | None = None
+    deleting: bool = False  # a deletion was requested and the pod has not stopped yet
 
     def describe(self) -> str:
         """One human sentence for the task log."""
@@ -107,6 +110,12 @@ def _unschedulable(pod: client.V1Pod) -> str | None:
 
 def classify(pod: client.V1Pod) -> PodStatus:
     """The task-level state of ``pod`` as observed now."""
+    found = _classify(pod)
+    deleting = pod.metadata is not None and pod.metadata.deletion_timestamp is not None
+    return replace(found, deleting=True) if deleting and not found.phase.terminal else found
+
+
+def _classify(pod: client.V1Pod) -> PodStatus:
     status = pod.status
     node = pod.spec.node_name if pod.spec else None
     statuses = (status.container_statuses if status else None) or []

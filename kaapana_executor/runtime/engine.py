@@ -63,6 +63,10 @@ MAX_MESSAGES = 2000
 #: container has stopped: a container that ignores SIGTERM (a shell as PID 1) is killed only
 #: after the pod's grace period (30 s by default). The executor does not wait that long.
 DEADLINE_BACKSTOP = 5.0
+#: Seconds a pod may take to stop once its deletion was requested (Kubernetes' default grace
+#: period is 30 s) before the executor takes its node for lost: an evicted pod on a node whose
+#: kubelet is gone stays Terminating forever, and its task with it.
+DELETION_WAIT = 60.0
 
 
 @dataclass
@@ -321,6 +325,9 @@ class Engine:
             if tracked.created_at is not None:
                 running = self.w.clock() - tracked.created_at
                 self.w.metrics.timing("launch.created_to_running", running)
+        if status.deleting and (previous is None or not previous.deleting):
+            due = self.w.clock() + DELETION_WAIT
+            self._timers.add(due, tracked.ref.key, TimerKind.DELETION, 0.0)
         if status.phase.terminal:
             self._finish(tracked, status)
         elif status.phase.stuck:
@@ -362,6 +369,12 @@ class Engine:
                 case TimerKind.EXECUTION if status is not None and not status.phase.terminal:
                     why = f"still running {DEADLINE_BACKSTOP:g} s after its deadline; stopped"
                     self._finish(tracked, PodStatus(PodPhase.TIMED_OUT, why, None, status.node))
+                case TimerKind.DELETION if status is not None and status.deleting:
+                    why = (
+                        f"it was being deleted (evicted?) and its node did not stop it within "
+                        f"{DELETION_WAIT:g} s: the node is gone or its kubelet stopped"
+                    )
+                    self._finish(tracked, PodStatus(PodPhase.LOST, why, None, status.node))
 
     # scheduler thread: helpers ----------------------------------------------------------
     def _track(self, ref: TaskRef, ticket: LaunchTicket) -> Tracked:

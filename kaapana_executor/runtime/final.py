@@ -38,6 +38,8 @@ def final_state(
     if phase is PodPhase.TIMED_OUT:
         after = f" after {execution_timeout:g} s (execution_timeout)" if execution_timeout else ""
         return failed, f"timed out{after}: {status.reason}"
+    if phase is PodPhase.LOST:
+        return failed, f"pod lost{where}: {status.reason}"
     if phase is PodPhase.NOT_STARTED:
         return failed, f"pod did not start: {status.reason}"
     if phase is PodPhase.GONE:

@@ -105,7 +105,7 @@ class Finisher:
             policy is PodDeletion.ALWAYS
             or (policy is PodDeletion.ON_SUCCESS and success)
             or status.phase.stuck
-            or status.phase in (PodPhase.TIMED_OUT, PodPhase.NOT_STARTED)
+            or status.phase in (PodPhase.TIMED_OUT, PodPhase.NOT_STARTED, PodPhase.LOST)
         ):
             self.delete_quietly(ending.pod, ending.namespace)
         fault_point("finish.pod_deleted")

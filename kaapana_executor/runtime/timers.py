@@ -19,6 +19,7 @@ class TimerKind(enum.Enum):
     STUCK = "stuck"  # a pending reason that will not fix itself: fail after a grace time
     STARTUP = "startup"  # created but not running within the startup timeout
     EXECUTION = "execution"  # still running past the execution timeout (a backstop)
+    DELETION = "deletion"  # being deleted, and its node does not confirm it
 
 
 @dataclass(frozen=True, order=True)

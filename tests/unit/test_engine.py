@@ -377,3 +377,23 @@ def test_the_executor_backs_up_the_kubelets_deadline(h: Harness) -> None:
     h.step()
     assert h.outcomes == {("dag", "a"): Outcome.FAILED}
     assert h.gateway.pods == {}
+
+
+def test_a_pod_whose_deletion_its_node_never_confirms_is_lost(h: Harness) -> None:
+    """Evicted from a node whose kubelet stopped, a pod stays Terminating forever."""
+    h.engine.submit(ref("a"))
+    h.step()
+    pod = h.pod("a")
+    meta = pod.metadata
+    evicted = PodStatus(PodPhase.RUNNING, "", None, "real-1", deleting=True)
+    h.engine.post(
+        PodChanged(meta.name, meta.namespace, meta.annotations[labels.ANN_TI_ID], evicted)
+    )
+    h.step()
+    h.now = 59
+    h.step()
+    assert h.outcomes == {}
+    h.now = 61
+    h.step()
+    assert h.outcomes == {("dag", "a"): Outcome.FAILED}
+    assert h.gateway.pods == {}  # removed for good, whatever the deletion policy

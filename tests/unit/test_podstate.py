@@ -192,3 +192,13 @@ def test_an_oom_kill_behind_exit_code_0_is_a_failure() -> None:
         FinalState.FAILED,
         "container was OOMKilled at its memory limit 128Mi (exit code 0)",
     )
+
+
+def test_a_pod_being_deleted_says_so_until_it_ends() -> None:
+    deleting = pod("Running")
+    deleting.metadata.deletion_timestamp = "2026-01-01T00:00:00Z"
+    assert classify(deleting).deleting
+    assert classify(deleting).phase is PodPhase.RUNNING
+    ended = pod("Succeeded", terminated={"exit_code": 0})
+    ended.metadata.deletion_timestamp = "2026-01-01T00:00:00Z"
+    assert not classify(ended).deleting  # terminal: nothing more to wait for
