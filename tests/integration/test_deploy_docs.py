@@ -113,3 +113,23 @@ def test_the_airflow_values_name_what_this_chart_creates(
     pod = json.dumps(scheduler_pod(airflow, namespace))
     output = tools.run("kubectl", "apply", "--dry-run=server", "-f", "-", stdin=pod)
     assert "pod/airflow-scheduler-probe created (server dry run)" in output
+
+
+def test_the_kaapana_platform_values_give_the_settings_they_say(tools: Tools) -> None:
+    """The document's platform example renders, and the executor loads what it renders."""
+    from kaapana_executor.config import ExecutorSettings
+
+    manifest = tools.template(CHART, RELEASE, "airflow", values_block("kaapana-platform"))
+    (config_map,) = [d for d in documents(manifest) if d["kind"] == "ConfigMap"]
+    prefix = "AIRFLOW__KAAPANA_EXECUTOR__"
+    env = {
+        k.removeprefix(prefix).lower(): v
+        for k, v in config_map["data"].items()
+        if k.startswith(prefix)
+    }
+    settings = ExecutorSettings.load(env.get)
+    assert settings.allowed_namespaces == ["project-a", "project-b"]
+    assert settings.pod_labels == {"kaapana.ai/type": "processing-container"}
+    secret = settings.pod_env[1].valueFrom
+    assert secret is not None and secret.secretKeyRef is not None
+    assert secret.secretKeyRef.name == "oidc-client-secret"

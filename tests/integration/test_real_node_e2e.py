@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -25,8 +27,9 @@ from kubernetes import client
 from kaapana_executor import quantity
 from kaapana_executor.k8s.names import pod_name
 from tests.support.airflow import E2E, wait_until
-from tests.support.cluster import Cluster, watch_events
-from tests.support.real_node import labelled_namespace
+from tests.support.cluster import Cluster, start_local_env, watch_events
+from tests.support.polling import wait_until as wait_for
+from tests.support.real_node import labelled_namespace, node_ready
 
 pytestmark = pytest.mark.cluster
 
@@ -307,3 +310,27 @@ def test_a_5_s_execution_timeout_stops_a_container_that_never_ends(real_e2e: E2E
     assert "DeadlineExceeded" in log or "deadline" in log  # the kubelet's, not our backstop's
     duration = real_e2e.rest.task_instances("real_timeout", "timeout-1")["hang"]["duration"]
     assert duration < 5 + 20, duration  # from /run to the final state: about the 5 s
+
+
+def test_a_task_on_a_node_whose_kubelet_stopped_fails_naming_the_node(
+    real_e2e: E2E, core_v1: client.CoreV1Api, real_node: str, cluster: Cluster
+) -> None:
+    """The node turns NotReady, the pod is evicted but stays Terminating (no kubelet to stop
+    it): the executor takes the pod for lost instead of waiting for it forever."""
+    dag, run = "real_kubelet", "kubelet-1"
+    real_e2e.rest.wait_for_dag(dag)
+    real_e2e.rest.trigger(dag, run)
+    name = pod_name(dag, "forever", run, -1, 1)
+    wait_until(lambda: _phase(core_v1, real_e2e, name) == "Running", 180, "the pod to run")
+    pid = int((cluster.env.state_dir / "run" / "kubelet.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    try:
+        assert real_e2e.rest.wait_run(dag, run, timeout=600) == "failed"
+    finally:
+        start_local_env()  # `scripts/cluster up`: the kubelet again
+    wait_for(
+        lambda: core_v1.read_node(real_node), node_ready, what="the node Ready again", timeout=180
+    )
+    log = real_e2e.rest.log(dag, run, "forever", 1)
+    assert f"pod lost on node {real_node}" in log
+    assert "the node is gone or its kubelet stopped" in log

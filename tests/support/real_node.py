@@ -145,13 +145,24 @@ def real_node_kaapana_settings(
     its taint and select it by name (the resource ledger sees both and admits them there),
     and get a platform environment with a secret the kubelet resolves."""
     toleration = {"key": "kaapana.io/real-node", "operator": "Exists", "effect": "NoSchedule"}
+    # evicted 10 s after the node stops answering (Kubernetes' default: 300 s), so a test can
+    # see what the executor does with a pod on a node whose kubelet stopped
+    lost = [
+        {
+            "key": f"node.kubernetes.io/{taint}",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 10,
+        }
+        for taint in ("unreachable", "not-ready")
+    ]
     return local_settings(
         namespace,
         cluster.kubeconfig,
         [cluster.registry, cluster.registry_auth],
         home,
         security_context=json.dumps(REAL_SECURITY_CONTEXT),
-        pod_tolerations=json.dumps([toleration]),
+        pod_tolerations=json.dumps([toleration, *lost]),
         pod_node_selector=json.dumps({"kubernetes.io/hostname": real_node}),
         pod_env=json.dumps(PLATFORM_ENV),
         heartbeat_interval="2",

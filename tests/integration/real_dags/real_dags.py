@@ -159,3 +159,9 @@ with DAG("real_timeout", schedule=None, catchup=False) as timeout:
         task_json=inline("echo hanging; while true; do sleep 1; done"),
         execution_timeout=timedelta(seconds=5),
     )
+
+# Runs until its node goes away (the kubelet-stop test).
+with DAG("real_kubelet", schedule=None, catchup=False) as kubelet:
+    KaapanaTaskOperator(
+        task_id="forever", task_json=inline("echo started; while true; do sleep 1; done")
+    )
