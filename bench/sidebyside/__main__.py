@@ -9,8 +9,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.sidebyside import table
+from bench.sidebyside import extras, profile, table
 from bench.sidebyside.common import kubeconfig
+from bench.sidebyside.kaapana import run_engine
 from bench.sidebyside.pool import clean_leftovers, node_pool
 from kaapana_executor.k8s.client import load_api_client
 
@@ -30,6 +31,44 @@ def cmd_table(args: argparse.Namespace, config: str, data: Path) -> None:
     print(table.render(results))
 
 
+def _show(title: str, values: dict[str, object]) -> None:
+    print(f"\n{title}")
+    for name, value in values.items():
+        print(f"  {name}: {value}")
+
+
+def cmd_sync(args: argparse.Namespace, config: str, data: Path) -> None:
+    """sync() while every tracked pod changes, and RSS growth per 1,000 tracked tasks."""
+    pods = max(args.pods_per_node, args.tracked // args.nodes + 1)
+    with node_pool(load_api_client(config), args.nodes, pods) as pool:
+        _show("tracked pods changing", extras.churn_and_memory(config, pool, args.tracked, data))
+
+
+def cmd_scale(args: argparse.Namespace, config: str, data: Path) -> None:
+    """A 10,000-task run (``--scale-tasks``), from queued to finished."""
+    nodes = max(args.nodes, args.scale_tasks // 1000 + 2)
+    with node_pool(load_api_client(config), nodes, 1000) as pool:
+        result = extras.scale(config, pool, args.scale_tasks, data, 1.0)
+    _show(f"{args.scale_tasks} tasks", result)
+
+
+def cmd_profile(args: argparse.Namespace, config: str, data: Path) -> None:
+    """py-spy (GIL holders) over one launch of ``--tasks`` through the engine."""
+    out = data / "launch.pyspy.txt"
+    with node_pool(load_api_client(config), args.nodes, args.pods_per_node) as pool:
+        run = profile.profiled(out, lambda: run_engine(config, pool, args.tasks, True, 1.0, data))
+    total, rows = profile.hottest(out, 25)
+    print(f"\nlaunch of {args.tasks} ({run.rate:.1f} pods/s), {total} GIL samples")
+    print("| function | self % | inclusive % |\n|---|---|---|")
+    for name, own, inclusive in rows:
+        print(f"| {name} | {own:.1f} | {inclusive:.1f} |")
+    print("\nmost self time:")
+    for name, own in profile.self_hottest(out, 15):
+        print(f"  {own:5.1f}%  {name}")
+    if args.keep_profile:
+        Path(args.keep_profile).write_text(out.read_text())
+
+
 def cmd_clean(args: argparse.Namespace, config: str, data: Path) -> None:
     nodes, spaces = clean_leftovers(load_api_client(config))
     print(f"deleted {nodes} bench nodes and {spaces} bench namespaces")
@@ -38,6 +77,9 @@ def cmd_clean(args: argparse.Namespace, config: str, data: Path) -> None:
 COMMANDS: dict[str, Callable[[argparse.Namespace, str, Path], None]] = {
     "table": cmd_table,
     "clean": cmd_clean,
+    "sync": cmd_sync,
+    "scale": cmd_scale,
+    "profile": cmd_profile,
 }
 
 
@@ -54,6 +96,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--nodes", type=int, default=4, help="KWOK nodes in the bench's own pool")
     p.add_argument("--pods-per-node", type=int, default=300)
+    p.add_argument("--tracked", type=int, default=1000, help="tracked pods (sync)")
+    p.add_argument("--scale-tasks", type=int, default=10_000, help="tasks of the scale run")
+    p.add_argument("--keep-profile", help="also write py-spy's collapsed stacks here (profile)")
     return p
 
 
