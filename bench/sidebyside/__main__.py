@@ -9,8 +9,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.sidebyside import extras, profile, table
-from bench.sidebyside.common import kubeconfig
+from bench.sidebyside import extras, heartbeat, profile, table
+from bench.sidebyside.common import cluster_env, kubeconfig
 from bench.sidebyside.kaapana import run_engine
 from bench.sidebyside.pool import clean_leftovers, node_pool
 from kaapana_executor.k8s.client import load_api_client
@@ -69,6 +69,17 @@ def cmd_profile(args: argparse.Namespace, config: str, data: Path) -> None:
         Path(args.keep_profile).write_text(out.read_text())
 
 
+def cmd_heartbeat(args: argparse.Namespace, config: str, data: Path) -> None:
+    """Heartbeat rounds for ``--heartbeat-tasks`` running tasks through real Airflow."""
+    pods = max(args.pods_per_node, args.heartbeat_tasks // args.nodes + 1)
+    with node_pool(load_api_client(config), args.nodes, pods) as pool:
+        registry = cluster_env("KAAPANA_REGISTRY")
+        result = heartbeat.heartbeat_rounds(
+            config, registry, pool, args.heartbeat_tasks, data / "hb", args.watch
+        )
+    _show("heartbeats against the real Execution API", result)
+
+
 def cmd_clean(args: argparse.Namespace, config: str, data: Path) -> None:
     nodes, spaces = clean_leftovers(load_api_client(config))
     print(f"deleted {nodes} bench nodes and {spaces} bench namespaces")
@@ -80,6 +91,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, str, Path], None]] = {
     "sync": cmd_sync,
     "scale": cmd_scale,
     "profile": cmd_profile,
+    "heartbeat": cmd_heartbeat,
 }
 
 
@@ -98,6 +110,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pods-per-node", type=int, default=300)
     p.add_argument("--tracked", type=int, default=1000, help="tracked pods (sync)")
     p.add_argument("--scale-tasks", type=int, default=10_000, help="tasks of the scale run")
+    p.add_argument("--heartbeat-tasks", type=int, default=1000)
+    p.add_argument("--watch", type=float, default=60.0, help="seconds of heartbeat rounds")
     p.add_argument("--keep-profile", help="also write py-spy's collapsed stacks here (profile)")
     return p
 

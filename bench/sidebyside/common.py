@@ -32,14 +32,19 @@ POOL_LABEL = "kaapana.io/bench-sidebyside"
 NAMESPACE_LABEL = "kaapana.io/bench-sidebyside-ns"
 
 
-def kubeconfig() -> str:
-    """$KUBECONFIG when set (``eval "$(scripts/cluster env)"``), else the local cluster's."""
-    if os.environ.get("KUBECONFIG"):
-        return os.environ["KUBECONFIG"]
+def cluster_env(name: str) -> str:
+    """``name`` from the environment (``eval "$(scripts/cluster env)"``), else from
+    ``scripts/cluster env`` (KUBECONFIG, KAAPANA_REGISTRY)."""
+    if os.environ.get(name):
+        return os.environ[name]
     out = subprocess.run(
         [str(REPO / "scripts/cluster"), "env", "--json"], check=True, capture_output=True, text=True
     ).stdout
-    return str(json.loads(out)["KUBECONFIG"])
+    return str(json.loads(out)[name])
+
+
+def kubeconfig() -> str:
+    return cluster_env("KUBECONFIG")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

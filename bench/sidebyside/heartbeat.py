@@ -1,0 +1,129 @@
+"""Heartbeat rounds for N running tasks against a real Execution API.
+
+Real Airflow (api-server, scheduler, dag-processor on SQLite; tests/support/airflow.py) runs
+KaapanaExecutor on the bench's pool; one DAG of N tasks whose pods never finish is triggered.
+Once all N are running, the executor heartbeats each of them every ``heartbeat_interval``
+through the api-server; it reports each round's duration as the ``heartbeat.round`` timing,
+which a statsd listener collects. A round must stay well inside the interval, and no task may
+fail for want of a heartbeat. SQLite serialises the api-server's writes, so this is a pessimistic
+figure for a PostgreSQL deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.sidebyside.common import percentile
+from bench.sidebyside.pool import Pool
+from tests.support.airflow import AirflowRest, local_settings, running_airflow
+from tests.support.statsd import StatsdListener
+
+DAG_ID = "bench_heartbeats"
+TASK = {
+    "name": "hb",
+    "image": "{{ env.KAAPANA_REGISTRY }}/kaapana/dummy:1",
+    "taskTemplate": "upstream",
+    "config": {"annotations": {"kwok.kaapana.io/never-finish": "true"}},
+}
+
+
+def dag_file(tasks: int) -> str:
+    """One DAG of ``tasks`` independent never-finishing tasks."""
+    return "\n".join(
+        [
+            "from airflow.sdk import DAG",
+            "from kaapana_executor.authoring import KaapanaTaskOperator",
+            f"TASK = {TASK!r}",
+            f"with DAG({DAG_ID!r}, schedule=None, catchup=False, max_active_tasks={tasks}):",
+            f"    for i in range({tasks}):",
+            '        KaapanaTaskOperator(task_id=f"t{i:05d}", task_json=TASK)',
+            "",
+        ]
+    )
+
+
+def _running(rest: AirflowRest, run_id: str) -> dict[str, int]:
+    path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances"
+    counts = {}
+    for state in ("running", "failed", "up_for_retry"):
+        found = rest.call("GET", path, params={"state": state, "limit": 1})
+        counts[state] = int(found["total_entries"])
+    return counts
+
+
+def _rounds(statsd: StatsdListener) -> list[float]:
+    """Seconds of each reported heartbeat round (statsd timings are in ms)."""
+    rounds = []
+    for line in list(statsd.lines):
+        name, _, rest = line.partition(":")
+        if name.endswith("kaapana_executor.heartbeat.round"):
+            rounds.append(float(rest.split("|", 1)[0]) / 1000)
+    return rounds
+
+
+def heartbeat_rounds(
+    kubeconfig: str, registry: str, pool: Pool, tasks: int, home: Path, watch: float
+) -> dict[str, Any]:
+    """Run ``tasks`` never-finishing tasks through real Airflow; rounds over ``watch`` s."""
+    from examples.images.push import push_examples
+
+    push_examples(registry)
+    namespace = f"bench-perf2-hb-{secrets.token_hex(3)}"
+    dags = home / "dags-src"
+    dags.mkdir(parents=True)
+    (dags / "bench_heartbeats.py").write_text(dag_file(tasks))
+    kaapana = local_settings(
+        namespace,
+        kubeconfig,
+        [registry],
+        home,
+        pod_tolerations=json.dumps(pool.tolerations()),
+        pod_node_selector=json.dumps(pool.node_selector()),
+        pod_deletion="always",
+    )
+    statsd = StatsdListener()
+    extra = {
+        "KUBECONFIG": kubeconfig,
+        "KAAPANA_REGISTRY": registry,
+        "AIRFLOW__CORE__PARALLELISM": str(tasks + 100),
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(tasks + 100),
+        "AIRFLOW__SCHEDULER__MAX_TIS_PER_QUERY": "512",
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+    }
+    try:
+        for _, rest in running_airflow(home / "airflow", [dags], kaapana, extra):
+            return _measure(rest, statsd, tasks, watch)
+    finally:
+        statsd.close()
+    raise AssertionError("unreachable")
+
+
+def _measure(rest: AirflowRest, statsd: StatsdListener, tasks: int, watch: float) -> dict[str, Any]:
+    rest.wait_for_dag(DAG_ID, timeout=300)
+    run_id = f"hb-{secrets.token_hex(3)}"
+    began = time.monotonic()
+    rest.trigger(DAG_ID, run_id)
+    counts = _running(rest, run_id)
+    while counts["running"] < tasks and time.monotonic() - began < 900:
+        time.sleep(5)
+        counts = _running(rest, run_id)
+    all_running = time.monotonic() - began
+    seen = len(_rounds(statsd))
+    time.sleep(watch)
+    rounds = _rounds(statsd)[seen:]
+    after = _running(rest, run_id)
+    rest.call("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
+    return {
+        "tasks": tasks,
+        "all running after s": round(all_running, 1),
+        "rounds reported": len(rounds),
+        "round p50 / max s": (percentile(rounds, 0.5), max(rounds) if rounds else float("nan")),
+        "states after watching": after,
+    }
