@@ -10,6 +10,7 @@ it could not check.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -110,13 +111,25 @@ def _template_line(tb: TracebackType | None) -> int | None:
     return line
 
 
+#: The one strict sandbox every render uses: a Jinja environment is meant to be shared, and
+#: its compiled templates render from many threads at once.
+_STRICT = SandboxedEnvironment(
+    undefined=_StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str) -> jinja2.Template:
+    """``text`` compiled once: every try of a task renders the same task.json (and every task
+    of a template the same processing-container.json); compiling was most of a render. A
+    syntax error is not cached (it is raised again for the next task)."""
+    return _STRICT.from_string(text)
+
+
 def render(text: str, source: str, variables: Variables) -> str:
     """Render ``text`` strictly; any template error becomes a ContractError naming the line."""
-    env = SandboxedEnvironment(
-        undefined=_StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
     try:
-        return env.from_string(text).render(variables.context())
+        return _compiled(text).render(variables.context())
     except jinja2.TemplateSyntaxError as exc:
         raise ContractError.single(
             source, f"template syntax error at line {exc.lineno}: {exc}"
