@@ -21,6 +21,7 @@ def _say(line: str) -> None:
 
 
 def cmd_table(args: argparse.Namespace, config: str, data: Path) -> None:
+    """The side-by-side launch table (issue 14): ceiling, KaapanaExecutor, KubernetesExecutor."""
     with node_pool(load_api_client(config), args.nodes, args.pods_per_node) as pool:
         options = table.Options(config, pool, args.tasks, data, args.budget)
         results = table.measure(options, args.repetitions, _say)
@@ -81,6 +82,7 @@ def cmd_heartbeat(args: argparse.Namespace, config: str, data: Path) -> None:
 
 
 def cmd_clean(args: argparse.Namespace, config: str, data: Path) -> None:
+    """Delete the nodes and namespaces an interrupted run of this bench left behind."""
     nodes, spaces = clean_leftovers(load_api_client(config))
     print(f"deleted {nodes} bench nodes and {spaces} bench namespaces")
 
@@ -96,7 +98,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, str, Path], None]] = {
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.sidebyside", description=__doc__)
+    commands = "\n".join(f"  {name:10} {(f.__doc__ or '').strip()}" for name, f in COMMANDS.items())
+    p = argparse.ArgumentParser(
+        prog="python -m bench.sidebyside",
+        description=f"commands:\n{commands}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("command", nargs="?", default="table", choices=sorted(COMMANDS))
     p.add_argument("--tasks", type=int, default=500, help="tasks queued at once (table)")
     p.add_argument("--repetitions", type=int, default=3, help="rounds of every setting")
