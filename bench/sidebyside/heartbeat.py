@@ -92,6 +92,7 @@ def heartbeat_rounds(
         "AIRFLOW__CORE__PARALLELISM": str(tasks + 100),
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(tasks + 100),
         "AIRFLOW__SCHEDULER__MAX_TIS_PER_QUERY": "512",
+        "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT": str(tasks + 100),  # default: 128
         "AIRFLOW__METRICS__STATSD_ON": "True",
         "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
         "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
