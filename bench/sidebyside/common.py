@@ -66,6 +66,7 @@ class Run:
     seconds: float = float("nan")  # first queued → last pod added
     latencies: list[float] = field(default_factory=list)  # queued → added, per pod
     syncs: list[float] = field(default_factory=list)  # scheduler-thread time per loop
+    handover: float = float("nan")  # of which: handing every task to the executor
     note: str = ""
 
     @property
@@ -79,6 +80,7 @@ class Run:
             "sync_p50": percentile(self.syncs, 0.5),
             "sync_p99": percentile(self.syncs, 0.99),
             "sync_max": max(self.syncs) if self.syncs else float("nan"),
+            "handover": self.handover,
         }
 
 

@@ -72,9 +72,11 @@ def run_engine(
             def tick() -> None:
                 if not handed[0]:
                     handed[0] = True
+                    began = time.perf_counter()
                     for ref in work:
                         queued[pod_name_of(ref.run)] = time.perf_counter()
                         eng.submit(ref)
+                    run.handover = time.perf_counter() - began
                     if during is not None:
                         during()
                 eng.sync()
