@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.sidebyside.common import percentile
+from bench.sidebyside.common import namespace, percentile
 from bench.sidebyside.pool import Pool
+from kaapana_executor.k8s.client import load_api_client
 from tests.support.airflow import AirflowRest, local_settings, running_airflow
 from tests.support.statsd import StatsdListener
 
@@ -72,12 +73,18 @@ def heartbeat_rounds(
     from examples.images.push import push_examples
 
     push_examples(registry)
-    namespace = f"bench-perf2-hb-{secrets.token_hex(3)}"
+    with namespace(load_api_client(kubeconfig), "bench-perf2-hb") as ns:
+        return _in_airflow(kubeconfig, registry, pool, tasks, home, watch, ns)
+
+
+def _in_airflow(
+    kubeconfig: str, registry: str, pool: Pool, tasks: int, home: Path, watch: float, ns: str
+) -> dict[str, Any]:
     dags = home / "dags-src"
     dags.mkdir(parents=True)
     (dags / "bench_heartbeats.py").write_text(dag_file(tasks))
     kaapana = local_settings(
-        namespace,
+        ns,
         kubeconfig,
         [registry],
         home,
@@ -113,6 +120,8 @@ def _measure(rest: AirflowRest, statsd: StatsdListener, tasks: int, watch: float
     rest.trigger(DAG_ID, run_id)
     counts = _running(rest, run_id)
     while counts["running"] < tasks and time.monotonic() - began < 900:
+        if counts["failed"]:
+            raise RuntimeError(f"tasks failed before all ran: {counts}")
         time.sleep(5)
         counts = _running(rest, run_id)
     all_running = time.monotonic() - began
