@@ -68,7 +68,8 @@ class KaapanaExecutor(BaseExecutor):  # type: ignore[misc]  # Airflow is untyped
         if self._gateway is None:
             settings = self._config()
             pool = settings.create_concurrency + settings.finish_concurrency + 4
-            self._gateway = KubeGateway(load_api_client(settings.kubeconfig, pool_size=pool))
+            api = load_api_client(settings.kubeconfig, pool_size=pool)
+            self._gateway = KubeGateway(api, component="executor")
         return self._gateway
 
     def start(self) -> None:

@@ -80,11 +80,26 @@ class ClusterList(Enum):
     QUOTAS = "list_resource_quota_for_all_namespaces"
 
 
+#: The User-Agent prefix of every request; a component's name follows it.
+USER_AGENT = "kaapana-executor"
+
+
 class KubeGateway:
     """The API calls the executor, the ledger, image metadata and local runs need."""
 
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, component: str | None = None) -> None:
+        if component is not None:
+            api.user_agent = f"{USER_AGENT}/{component}"
         self.core = client.CoreV1Api(api)
+
+    def named(self, component: str) -> KubeGateway:
+        """The same cluster through a client of its own whose User-Agent names ``component``.
+
+        As kube-controller-manager gives each controller its own client: the API server's
+        audit log (and a test's proxy) then tells the watcher's requests from the janitor's,
+        and each component's connections and retries stay its own.
+        """
+        return KubeGateway(client.ApiClient(self.core.api_client.configuration), component)
 
     # pods ------------------------------------------------------------------------------
     def create_pod(

@@ -4,9 +4,8 @@ Threads: three lanes (:mod:`.lanes`: prepare, create, finish), the admitter (res
 admission), the pod watcher, the heartbeats and the status publisher. They tell the scheduler
 thread what happened only through a queue of typed messages (:mod:`.messages`); ``sync``
 drains it — at most ``MAX_MESSAGES`` per call, so one call is bounded — and is the only code
-that touches the tracked state, so no locks guard it. Deadlines (a pod stuck pulling its
-image, a pod that does not start) are a heap, so a quiet ``sync`` costs nothing per tracked
-task. Nothing in ``sync`` waits on the network.
+that touches the tracked state, so no locks guard it. What a pod's status means for its try,
+and its deadlines, is :mod:`.progress`. Nothing in ``sync`` waits on the network.
 """
 
 from __future__ import annotations
@@ -45,11 +44,11 @@ from kaapana_executor.runtime.messages import (
     TryEnded,
 )
 from kaapana_executor.runtime.metrics import Metrics, NoMetrics, metric_name
+from kaapana_executor.runtime.progress import Progress
 from kaapana_executor.runtime.publisher import StatusPublisher
 from kaapana_executor.runtime.refs import TaskRef, TaskReporter
 from kaapana_executor.runtime.tasklog import TaskLog
 from kaapana_executor.runtime.ticket import LaunchTicket, Stage
-from kaapana_executor.runtime.timers import TimerKind, Timers
 from kaapana_executor.runtime.tracked import Launched, Outcome, Tracked
 from kaapana_executor.runtime.watcher import PodWatcher
 from kaapana_executor.status import StatusSource
@@ -58,15 +57,6 @@ log = logging.getLogger(__name__)
 
 #: Messages one ``sync`` applies at most; the rest wait for the next call.
 MAX_MESSAGES = 2000
-#: Seconds past a task's execution timeout after which the executor ends a pod itself. The
-#: kubelet's activeDeadlineSeconds is the limit, but it reports DeadlineExceeded only once the
-#: container has stopped: a container that ignores SIGTERM (a shell as PID 1) is killed only
-#: after the pod's grace period (30 s by default). The executor does not wait that long.
-DEADLINE_BACKSTOP = 5.0
-#: Seconds a pod may take to stop once its deletion was requested (Kubernetes' default grace
-#: period is 30 s) before the executor takes its node for lost: an evicted pod on a node whose
-#: kubelet is gone stays Terminating forever, and its task with it.
-DELETION_WAIT = 60.0
 
 
 @dataclass
@@ -109,7 +99,7 @@ class Engine:
         self._inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._tracked: dict[Hashable, Tracked] = {}
         self._by_pod: dict[str, Hashable] = {}
-        self._timers = Timers()
+        self._progress = Progress(settings, wiring.clock, wiring.metrics, self._finish)
         self._lanes = wiring.pools or lanes.Lanes.from_settings(settings)
         self._heartbeats = Heartbeats(
             settings.heartbeat_interval,
@@ -117,14 +107,15 @@ class Engine:
             on_rejected=lambda key, exc: self._inbox.put(TryEnded(key, exc.why)),
         )
         restarts = self._count_restart
+        gateway = wiring.gateway.named
         self._watcher = PodWatcher(
-            wiring.gateway, wiring.watch_namespace, self._inbox.put, on_restart=restarts
+            gateway("watcher"), wiring.watch_namespace, self._inbox.put, on_restart=restarts
         )
-        self._finisher = Finisher(settings, wiring.gateway, self._inbox.put, wiring.remote_log)
+        self._finisher = Finisher(settings, gateway("finisher"), self._inbox.put, wiring.remote_log)
         self._finisher.metrics = wiring.metrics
         self._launcher = Launcher(
             settings,
-            wiring.gateway,
+            gateway("launcher"),
             wiring.reporter,
             wiring.images,
             wiring.upstream,
@@ -138,7 +129,7 @@ class Engine:
             gate = AdmissionGate(wiring.ledger, wiring.clock, policy)
             self._admitter = Admitter(gate, self._create, self._never, metrics=wiring.metrics)
             self._ledger_watcher = LedgerWatcher(
-                wiring.gateway,
+                gateway("ledger"),
                 wiring.ledger,
                 resync=settings.ledger_resync_seconds,
                 on_restart=restarts,
@@ -146,7 +137,7 @@ class Engine:
         self._janitor: Janitor | None = None
         if wiring.ti_states is not None:
             self._janitor = Janitor(
-                wiring.gateway, wiring.watch_namespace, wiring.ti_states, settings.pod_deletion
+                gateway("janitor"), wiring.watch_namespace, wiring.ti_states, settings.pod_deletion
             )
         self._publisher = StatusPublisher(
             wiring.status_file, wiring.status_interval, self._status_source
@@ -203,7 +194,7 @@ class Engine:
         )
         tracked.log.event(f"kaapana-executor: adopted pod {pod.namespace}/{pod.name}")
         self._heartbeats.add(ref.key, reporter)
-        self._on_status(tracked, pod.status)
+        self._progress.changed(tracked, pod.status)
 
     def revoke(self, key: Hashable) -> None:
         """Forget a task and make sure its pod goes (Airflow revoked it)."""
@@ -235,7 +226,7 @@ class Engine:
             done = self._apply(message)
             if done is not None:
                 outcomes.append(done)
-        self._fire_timers()
+        self._progress.fire(self._tracked.get)
         return outcomes
 
     # scheduler thread: applying messages ----------------------------------------------
@@ -255,14 +246,8 @@ class Engine:
         return None
 
     def _on_created(self, key: Hashable) -> None:
-        tracked = self._tracked.get(key)
-        if tracked is None:
-            return
-        tracked.created_at = now = self.w.clock()
-        self.w.metrics.timing("launch.queued_to_created", now - tracked.submitted_at)
-        startup = tracked.launched.startup_timeout if tracked.launched else None
-        if startup is not None:
-            self._timers.add(self.w.clock() + startup, key, TimerKind.STARTUP, startup)
+        if (tracked := self._tracked.get(key)) is not None:
+            self._progress.created(tracked)
 
     def _on_started(self, key: Hashable, reporter: TaskReporter, should_retry: bool) -> None:
         tracked = self._tracked.get(key)
@@ -297,9 +282,9 @@ class Engine:
             return
         if isinstance(message, PodGone):
             node = tracked.status.node if tracked.status else None
-            self._on_status(tracked, PodStatus(PodPhase.GONE, "pod deleted", node=node))
+            self._progress.changed(tracked, PodStatus(PodPhase.GONE, "pod deleted", node=node))
         else:
-            self._on_status(tracked, message.status)
+            self._progress.changed(tracked, message.status)
 
     def _owner(self, pod: str, ti_id: str | None) -> Tracked | None:
         """The tracked try a pod belongs to; None for a stale same-named pod of another
@@ -309,72 +294,6 @@ class Engine:
         if tracked is None or (ti_id is not None and ti_id != tracked.ref.ti_id):
             return None
         return tracked
-
-    def _on_status(self, tracked: Tracked, status: PodStatus) -> None:
-        previous = tracked.status
-        tracked.status = status
-        if previous is None or previous.phase != status.phase:
-            where = f" on node {status.node}" if status.node else ""
-            tracked.log.event(f"pod {tracked.pod}: {status.describe()}{where}")
-        if tracked.finishing:
-            return
-        if status.phase is PodPhase.RUNNING and (
-            previous is None or previous.phase != status.phase
-        ):
-            self._arm_deadline(tracked)
-            if tracked.created_at is not None:
-                running = self.w.clock() - tracked.created_at
-                self.w.metrics.timing("launch.created_to_running", running)
-        if status.deleting and (previous is None or not previous.deleting):
-            due = self.w.clock() + DELETION_WAIT
-            self._timers.add(due, tracked.ref.key, TimerKind.DELETION, 0.0)
-        if status.phase.terminal:
-            self._finish(tracked, status)
-        elif status.phase.stuck:
-            if tracked.stuck_since is None:
-                tracked.stuck_since = now = self.w.clock()
-                grace = self._grace(status.phase)
-                self._timers.add(now + grace, tracked.ref.key, TimerKind.STUCK, now)
-        else:
-            tracked.stuck_since = None
-
-    def _arm_deadline(self, tracked: Tracked) -> None:
-        """A backstop behind the kubelet's activeDeadlineSeconds (a node that stops enforcing
-        it, a stopped kubelet): the executor ends the try itself a little later."""
-        timeout = tracked.launched.execution_timeout if tracked.launched else None
-        if timeout is not None:
-            due = self.w.clock() + timeout + DEADLINE_BACKSTOP
-            self._timers.add(due, tracked.ref.key, TimerKind.EXECUTION, timeout)
-
-    def _grace(self, phase: PodPhase) -> float:
-        graces = {
-            PodPhase.IMAGE_PULL_ERROR: self.settings.image_pull_grace,
-            PodPhase.CONFIG_ERROR: self.settings.config_error_grace,
-            PodPhase.UNSCHEDULABLE: self.settings.unschedulable_timeout,
-        }
-        return graces[phase]
-
-    def _fire_timers(self) -> None:
-        for timer in self._timers.due(self.w.clock()):
-            tracked = self._tracked.get(timer.key)
-            if tracked is None or tracked.finishing:
-                continue
-            status = tracked.status
-            match timer.kind:
-                case TimerKind.STUCK if status is not None and tracked.stuck_since == timer.token:
-                    self._finish(tracked, status)
-                case TimerKind.STARTUP if status is None or not _started(status.phase):
-                    why = f"not running {timer.token:g} s after it was created (startup timeout)"
-                    self._finish(tracked, PodStatus(PodPhase.NOT_STARTED, why, None, _node(status)))
-                case TimerKind.EXECUTION if status is not None and not status.phase.terminal:
-                    why = f"still running {DEADLINE_BACKSTOP:g} s after its deadline; stopped"
-                    self._finish(tracked, PodStatus(PodPhase.TIMED_OUT, why, None, status.node))
-                case TimerKind.DELETION if status is not None and status.deleting:
-                    why = (
-                        f"it was being deleted (evicted?) and its node did not stop it within "
-                        f"{DELETION_WAIT:g} s: the node is gone or its kubelet stopped"
-                    )
-                    self._finish(tracked, PodStatus(PodPhase.LOST, why, None, status.node))
 
     # scheduler thread: helpers ----------------------------------------------------------
     def _track(self, ref: TaskRef, ticket: LaunchTicket) -> Tracked:
@@ -484,14 +403,6 @@ class Engine:
         source = StatusSource.take(view, runs, self.w.ledger, tracked=len(self._tracked))
         self._report_gauges(source)
         return source
-
-
-def _started(phase: PodPhase) -> bool:
-    return phase is PodPhase.RUNNING or phase.terminal
-
-
-def _node(status: PodStatus | None) -> str | None:
-    return status.node if status is not None else None
 
 
 def _no_release(key: Hashable) -> None:

@@ -24,7 +24,7 @@ from kaapana_executor.runtime.final import final_state
 from kaapana_executor.runtime.messages import Finished, Message
 from kaapana_executor.runtime.metrics import Metrics, NoMetrics
 from kaapana_executor.runtime.refs import FinalState, ReportRejected, TaskRef, TaskReporter
-from kaapana_executor.runtime.tasklog import TaskLog
+from kaapana_executor.runtime.tasklog import ContainerLog, TaskLog
 from kaapana_executor.runtime.tracked import Outcome
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,8 @@ class Finisher:
         except KubeError:
             log.exception("stopping pod %s/%s failed", ending.namespace, ending.pod)
         self._wait_stopped(ending.pod, ending.namespace)
-        after = self._read_log(ending)  # with what it printed while stopping
-        ending.log.container(after if after and len(after) >= len(before) else before)
+        # with what it printed while stopping; the container may be removed already
+        self._keep(ending, before.then(self._read_log(ending)))
         self.upload_log(ending)
         self.delete_quietly(ending.pod, ending.namespace)  # once stopped: gone at once
 
@@ -156,16 +156,25 @@ class Finisher:
 
     def keep_log(self, ending: Ending) -> None:
         """Persist the container's log into the task log (once per try)."""
-        ending.log.container(self._read_log(ending))
+        self._keep(ending, self._read_log(ending))
 
-    def _read_log(self, ending: Ending) -> str:
+    @staticmethod
+    def _keep(ending: Ending, output: ContainerLog) -> None:
+        """The container's lines into the task log; what the kubelet said instead, as a note
+        when no line could be read at all (after a stop it only means the container is gone)."""
+        if not output.lines:
+            for note in output.notes:
+                ending.log.event(f"the container's log could not be read: {note}", "warning")
+        ending.log.container(output)
+
+    def _read_log(self, ending: Ending) -> ContainerLog:
         """The container's log now; empty (with a note) when it cannot be read."""
         assert ending.pod and ending.namespace
         try:
-            return self.gateway.read_log(ending.pod, ending.namespace, self.settings.log_tail_lines)
+            text = self.gateway.read_log(ending.pod, ending.namespace, self.settings.log_tail_lines)
         except KubeError as exc:  # the result must not depend on whether the log is readable
-            ending.log.event(f"the container's log could not be read: {exc}", "warning")
-            return ""
+            return ContainerLog(notes=(str(exc),))
+        return ContainerLog.parse(text)
 
     def upload_log(self, ending: Ending) -> None:
         """Upload the task log with Airflow's remote logging, when configured."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +26,45 @@ CONTAINER_LOG_MARK = "kaapana-executor: container log persisted"
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class ContainerLog:
+    """A container's log as read with ``timestamps=True``.
+
+    Every line the container printed comes with the kubelet's timestamp; a line without one is
+    the kubelet speaking instead (``failed to try resolving symlinks in path ...0.log`` once the
+    container is removed, ``unable to retrieve container logs``), sent as if it were the log.
+    Those go to ``notes`` and never pass for the container's output.
+    """
+
+    lines: tuple[tuple[str, str], ...] = ()  # (timestamp, message)
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> ContainerLog:
+        lines, notes = [], []
+        for line in text.splitlines():
+            match = _CRI_TIMESTAMP.match(line)
+            if match:
+                lines.append((match.group(1), match.group(2)))
+            elif line.strip():
+                notes.append(line.strip())
+        return cls(tuple(lines), tuple(notes))
+
+    def then(self, later: ContainerLog) -> ContainerLog:
+        """This log followed by what a later read of the same container holds beyond it.
+
+        The container only appends: the later read's lines after this one's last line are
+        new. Without that line in it (more new lines than the tail read), all of it is new.
+        """
+        if not self.lines:
+            return later
+        last = self.lines[-1]
+        newer = later.lines
+        if last in newer:
+            newer = newer[len(newer) - newer[::-1].index(last) :]
+        return ContainerLog(self.lines + newer, self.notes + later.notes)
 
 
 class TaskLog:
@@ -55,17 +95,14 @@ class TaskLog:
         with _lock, self.path.open(encoding="utf-8", errors="replace") as f:
             return any(CONTAINER_LOG_MARK in line for line in f)
 
-    def container(self, text: str) -> None:
-        """The container's output as read from the pod (``timestamps=True`` lines), once."""
+    def container(self, output: ContainerLog) -> None:
+        """The container's output as read from the pod, once per try."""
         if self.has_container_log():
             return
-        records = []
-        for line in text.splitlines():
-            match = _CRI_TIMESTAMP.match(line)
-            stamp, message = (match.group(1), match.group(2)) if match else (_now(), line)
-            records.append(
-                {"timestamp": stamp, "level": "info", "event": message, "logger": "container"}
-            )
+        records = [
+            {"timestamp": stamp, "level": "info", "event": message, "logger": "container"}
+            for stamp, message in output.lines
+        ]
         mark = f"{CONTAINER_LOG_MARK} ({len(records)} lines)"
         records.append(
             {"timestamp": _now(), "level": "info", "event": mark, "logger": "kaapana_executor"}

@@ -50,7 +50,9 @@ def same_pod_create(a: Seen, b: Seen) -> bool:
 
 
 def same_path(a: Seen, b: Seen) -> bool:
-    return b.path == a.path
+    """The same component asking for the same path again: its retry. (The janitor listing
+    the pods the watcher lists is its own request, not the watcher's retry.)"""
+    return b.path == a.path and b.agent == a.agent
 
 
 def test_create_storm_loses_and_duplicates_nothing_and_honours_retry_after(env: Faulty) -> None:
@@ -105,6 +107,9 @@ def test_list_and_watch_storm_loses_nothing_and_honours_retry_after(env: Faulty)
     assert verdict.clean, verdict.summary()
     assert all(r.applied for r in rules), [(r.path, r.fault, r.applied) for r in rules]
     lists = [r for r in env.proxy.requests if r.method == "GET" and not r.path.endswith("/log")]
+    # each component asks with its own User-Agent (else "the same component" means nothing)
+    agents = {r.agent for r in lists}
+    assert {"kaapana-executor/watcher", "kaapana-executor/ledger"} <= agents, agents
     assert retry_after_violations(lists, same_path) == []
 
 

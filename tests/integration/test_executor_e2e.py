@@ -11,6 +11,7 @@ from kubernetes import client
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.names import pod_name
 from tests.support.airflow import E2E, QUEUED_TIMEOUT, wait_until
+from tests.support.cluster import pod_phase
 
 pytestmark = pytest.mark.cluster
 
@@ -344,12 +345,7 @@ def test_waiting_for_resources_outlives_queued_timeout(e2e: E2E, core_v1: client
 
 
 def _phase(core: client.CoreV1Api, e2e: E2E, name: str) -> str | None:
-    try:
-        return str(core.read_namespaced_pod(name, e2e.namespace).status.phase)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return pod_phase(core, e2e.namespace, name)
 
 
 def test_the_executor_reports_its_metrics_to_statsd(e2e: E2E) -> None:

@@ -460,10 +460,7 @@ def test_a_pull_secret_named_only_by_the_task_reads_its_image(
 ) -> None:
     """The executor reads processing-container.json with what the task's pod pulls with."""
     reference = push(registry_auth, ImageBuilder().layer({PC: text("task-secret")}).build())
-    auth = base64.b64encode(f"{local_env.registry_user}:{local_env.registry_password}".encode())
-    create_pull_secret(
-        core_v1, namespace, "mine", {"auths": {local_env.registry_auth: {"auth": auth.decode()}}}
-    )
+    create_pull_secret(core_v1, namespace, "mine", local_env.docker_config())
     settings = ExecutorSettings(namespace=namespace, cache_dir=str(tmp_path / "cache"))
     metadata = ImageMetadata.from_settings(settings, KubeGateway(core_v1.api_client))
 
@@ -480,10 +477,7 @@ def test_the_executors_instance_uses_its_namespaces_pull_secrets(
     tmp_path: Path,
 ) -> None:
     reference = push(registry_auth, ImageBuilder().layer({PC: text("executor")}).build())
-    auth = base64.b64encode(f"{local_env.registry_user}:{local_env.registry_password}".encode())
-    create_pull_secret(
-        core_v1, namespace, "pull", {"auths": {local_env.registry_auth: {"auth": auth.decode()}}}
-    )
+    create_pull_secret(core_v1, namespace, "pull", local_env.docker_config())
     settings = ExecutorSettings(
         namespace=namespace, image_pull_secrets=["pull"], cache_dir=str(tmp_path / "cache")
     )

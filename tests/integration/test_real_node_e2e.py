@@ -27,7 +27,7 @@ from kubernetes import client
 from kaapana_executor import quantity
 from kaapana_executor.k8s.names import pod_name
 from tests.support.airflow import E2E, wait_until
-from tests.support.cluster import Cluster, start_local_env, watch_events
+from tests.support.cluster import Cluster, pod_phase, start_local_env, watch_events
 from tests.support.polling import wait_until as wait_for
 from tests.support.real_node import labelled_namespace, node_ready
 
@@ -41,12 +41,7 @@ def _pod(core: client.CoreV1Api, e2e: E2E, dag: str, task: str, run: str, n: int
 
 
 def _phase(core: client.CoreV1Api, e2e: E2E, name: str) -> str | None:
-    try:
-        return str(core.read_namespaced_pod(name, e2e.namespace).status.phase)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return pod_phase(core, e2e.namespace, name)
 
 
 def _run(e2e: E2E, dag: str, run: str, conf: dict[str, object] | None = None) -> str:

@@ -18,6 +18,7 @@ Fixtures (tests using them are marked ``@pytest.mark.cluster``):
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -75,6 +76,11 @@ class LocalEnv:
                 "KAAPANA_REAL_NODE_NAMESPACE_LABEL", "kaapana.io/real-node-pods"
             ),
         )
+
+    def docker_config(self) -> dict[str, Any]:
+        """A ``.dockerconfigjson`` document with the basic-auth registry's credentials."""
+        auth = base64.b64encode(f"{self.registry_user}:{self.registry_password}".encode())
+        return {"auths": {self.registry_auth: {"auth": auth.decode()}}}
 
 
 def _run_script(*args: str) -> subprocess.CompletedProcess[str]:
@@ -251,8 +257,23 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
         what=f"ServiceAccount default in {name}",
     )
     yield name
+    drop_namespace(core, name)
+
+
+def drop_namespace(core: client.CoreV1Api, name: str) -> None:
+    """Delete a test's namespace in the background; one already gone is fine."""
     try:
         core.delete_namespace(name, propagation_policy="Background")
     except ApiException as error:
         if error.status != 404:
             raise
+
+
+def pod_phase(core: client.CoreV1Api, namespace: str, name: str) -> str | None:
+    """A pod's phase now; None when it does not exist."""
+    try:
+        return str(core.read_namespaced_pod(name, namespace).status.phase)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise

@@ -109,6 +109,7 @@ class Seen:
     fault: Fault | None
     status: int | None  # the status sent (injected or the API server's); None: dropped
     pod: str | None = None  # metadata.name of a pod being created (POST .../pods)
+    agent: str = ""  # the client's User-Agent: which component of the executor asked
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         fault = proxy.decide(self.command, url.path, watch)
-        seen = _Seeing(self.command, url.path, watch, fault, _pod_name(self.command, url, body))
+        pod = _pod_name(self.command, url, body)
+        seen = _Seeing(
+            self.command, url.path, watch, fault, pod, self.headers.get("User-Agent", "")
+        )
         proxy.wait_thawed()
         if isinstance(fault, Delay):
             time.sleep(fault.seconds)
@@ -432,10 +436,13 @@ class _Seeing:
     watch: bool
     fault: Fault | None
     pod: str | None
+    agent: str
     at: float = field(default_factory=time.monotonic)
 
     def done(self, status: int | None) -> Seen:
-        return Seen(self.at, self.method, self.path, self.watch, self.fault, status, self.pod)
+        return Seen(
+            self.at, self.method, self.path, self.watch, self.fault, status, self.pod, self.agent
+        )
 
 
 def _pod_name(method: str, url: Any, body: bytes) -> str | None:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from examples.images.push import build_example, push_examples
 from kaapana_executor.oci.build import ImageBuilder
 from kaapana_executor.oci.busybox import with_userland
 from kaapana_executor.oci.push import PushClient
+from tests.support import images
 from tests.support.airflow import (
     E2E,
     EXAMPLE_DAGS,
@@ -38,7 +38,13 @@ from tests.support.airflow import (
     local_settings,
     running_airflow,
 )
-from tests.support.cluster import HOW_TO_START, TEST_NAMESPACE_LABEL, Cluster, LocalEnv
+from tests.support.cluster import (
+    HOW_TO_START,
+    TEST_NAMESPACE_LABEL,
+    Cluster,
+    LocalEnv,
+    drop_namespace,
+)
 from tests.support.polling import wait_until
 
 #: Label and taint of the real node (scripts/cluster.d/real_node_config.py).
@@ -92,11 +98,7 @@ def real_namespace(cluster: Cluster, real_node: str) -> Iterator[str]:
     core = cluster.core_v1()
     name = labelled_namespace(core, cluster.env, "t-real")
     yield name
-    try:
-        core.delete_namespace(name, propagation_policy="Background")
-    except ApiException as error:
-        if error.status != 404:
-            raise
+    drop_namespace(core, name)
 
 
 @pytest.fixture(scope="session")
@@ -126,16 +128,7 @@ REAL_SECURITY_CONTEXT = {
 
 def create_pull_secret(core: client.CoreV1Api, namespace: str, env: LocalEnv) -> None:
     """``registry-auth``: a dockerconfigjson secret for the basic-auth registry."""
-    auth = base64.b64encode(f"{env.registry_user}:{env.registry_password}".encode()).decode()
-    document = {"auths": {env.registry_auth: {"auth": auth}}}
-    core.create_namespaced_secret(
-        namespace,
-        client.V1Secret(
-            metadata=client.V1ObjectMeta(name=REAL_PULL_SECRET),
-            type="kubernetes.io/dockerconfigjson",
-            string_data={".dockerconfigjson": json.dumps(document)},
-        ),
-    )
+    images.create_pull_secret(core, namespace, REAL_PULL_SECRET, env.docker_config())
 
 
 def real_node_kaapana_settings(

@@ -65,6 +65,9 @@ class MemoryGateway:
         self.logs: dict[str, str] = {}
         self.on_create: Callable[[client.V1Pod], None] = lambda pod: None
 
+    def named(self, component: str) -> MemoryGateway:
+        return self  # one dict of pods behind every component
+
     def create_pod(self, pod: client.V1Pod, owner_key: str, stale_wait: float = 60) -> Any:
         self.pods[pod.metadata.name] = pod
         self.on_create(pod)
