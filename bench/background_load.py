@@ -24,9 +24,8 @@ from types import FrameType
 
 from kubernetes import client
 
+from bench.sidebyside.common import namespace
 from kaapana_executor.k8s.client import load_api_client
-
-KWOK_TOLERATION = client.V1Toleration(key="kwok.x-k8s.io/node", operator="Exists")
 
 
 def burn() -> None:
@@ -50,7 +49,6 @@ def tenant_pod(name: str) -> client.V1Pod:
                 )
             ],
             node_selector={"type": "kwok"},
-            tolerations=[KWOK_TOLERATION],
         ),
     )
 
@@ -77,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     burners = [multiprocessing.Process(target=burn, daemon=True) for _ in range(args.burners)]
     for process in burners:
         process.start()
-    core = client.CoreV1Api(load_api_client())
-    namespace = f"background-load-{secrets.token_hex(3)}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    api = load_api_client()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -89,11 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     started = time.monotonic()
     try:
-        while not core.list_namespaced_service_account(namespace).items and not stop.is_set():
-            time.sleep(0.5)  # pods are refused until the default ServiceAccount exists
-        created = churn(core, namespace, args.pods, stop)
+        with namespace(api, "background-load") as name:
+            created = churn(client.CoreV1Api(api), name, args.pods, stop)
     finally:
-        core.delete_namespace(namespace)
         for process in burners:
             process.terminate()
     minutes = (time.monotonic() - started) / 60
