@@ -268,9 +268,9 @@ def test_reservation_released_when_its_pod_binds_terminates_or_is_deleted(
         )
         assert watched.ledger.is_reserved("task-key")  # unbound: still holds its room
         if ending == "terminates":
-            pod = core.read_namespaced_pod_status("task", namespace)
-            pod.status.phase = "Failed"
-            core.replace_namespaced_pod_status("task", namespace, pod)
+            # A patch, not read-and-replace: the scheduler writes this pod's PodScheduled
+            # condition meanwhile, and a replace with the older resourceVersion gets 409.
+            core.patch_namespaced_pod_status("task", namespace, {"status": {"phase": "Failed"}})
         else:
             core.delete_namespaced_pod("task", namespace, grace_period_seconds=0)
         wait_until(lambda: watched.ledger.is_reserved("task-key"), lambda r: not r, what="release")
