@@ -15,11 +15,12 @@ from enum import Enum
 from typing import Any, ParamSpec, TypeVar
 
 import urllib3
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from kaapana_executor.errors import KaapanaError
+from kaapana_executor.k8s import decode
 from kaapana_executor.k8s.retry import api_retry
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,18 @@ class ClusterList(Enum):
     NODES = "list_node"
     PODS = "list_pod_for_all_namespaces"
     QUOTAS = "list_resource_quota_for_all_namespaces"
+
+    @property
+    def model(self) -> str:
+        """The client model of one listed object."""
+        return _ITEMS[self]
+
+
+_ITEMS = {
+    ClusterList.NODES: "V1Node",
+    ClusterList.PODS: "V1Pod",
+    ClusterList.QUOTAS: "V1ResourceQuota",
+}
 
 
 #: The User-Agent prefix of every request; a component's name follows it.
@@ -185,34 +198,29 @@ class KubeGateway:
     @_final("list pods")
     def list_pods(self, namespace: str | None, selector: str) -> tuple[list[client.V1Pod], str]:
         """Pods matching ``selector`` (all namespaces for None) and the list's resourceVersion."""
+        options: dict[str, Any] = {
+            "label_selector": selector,
+            "_request_timeout": LIST_TIMEOUT,
+            "_preload_content": False,
+        }
         if namespace is None:
-            result = self.core.list_pod_for_all_namespaces(
-                label_selector=selector, _request_timeout=LIST_TIMEOUT
-            )
+            response = self.core.list_pod_for_all_namespaces(**options)
         else:
-            result = self.core.list_namespaced_pod(
-                namespace, label_selector=selector, _request_timeout=LIST_TIMEOUT
-            )
-        return list(result.items), str(result.metadata.resource_version)
+            response = self.core.list_namespaced_pod(namespace, **options)
+        return decode.read_list(response, "V1Pod")
 
     def watch_pods(
         self, namespace: str | None, selector: str, resource_version: str, timeout: int
     ) -> Iterator[dict[str, Any]]:
         """Watch events from ``resource_version``; raises ApiException(410) when it expired."""
-        w = watch.Watch()
-        options = {
-            "label_selector": selector,
-            "resource_version": resource_version,
-            "timeout_seconds": timeout,
-            "allow_watch_bookmarks": True,
-            "_request_timeout": (CONNECT_TIMEOUT, timeout + WATCH_SLACK),
-        }
+        options = _watch_options(resource_version, timeout)
+        options["label_selector"] = selector
         if namespace is None:
-            yield from w.stream(self.core.list_pod_for_all_namespaces, **options)
+            response = self.core.list_pod_for_all_namespaces(**options)
         else:
-            yield from w.stream(self.core.list_namespaced_pod, namespace, **options)
+            response = self.core.list_namespaced_pod(namespace, **options)
+        yield from decode.read_events(response, "V1Pod")
 
-    # logs ------------------------------------------------------------------------------
     @_final("read a pod's log")
     def read_log(self, name: str, namespace: str, tail_lines: int | None = None) -> str:
         """The container's log (timestamps included); empty when the pod has none."""
@@ -245,22 +253,20 @@ class KubeGateway:
     def list_cluster(self, kind: ClusterList, field_selector: str = "") -> tuple[list[Any], str]:
         """Every object of ``kind`` in the cluster (all namespaces) and the list's version."""
         options = {"field_selector": field_selector} if field_selector else {}
-        result = getattr(self.core, kind.value)(_request_timeout=LIST_TIMEOUT, **options)
-        return list(result.items), str(result.metadata.resource_version)
+        response = getattr(self.core, kind.value)(
+            _request_timeout=LIST_TIMEOUT, _preload_content=False, **options
+        )
+        return decode.read_list(response, kind.model)
 
     def watch_cluster(
         self, kind: ClusterList, resource_version: str, timeout: int, field_selector: str = ""
     ) -> Iterator[dict[str, Any]]:
         """Watch every object of ``kind``; raises ApiException(410) when the version expired."""
-        options = {"field_selector": field_selector} if field_selector else {}
-        yield from watch.Watch().stream(
-            getattr(self.core, kind.value),
-            resource_version=resource_version,
-            timeout_seconds=timeout,
-            allow_watch_bookmarks=True,
-            _request_timeout=(CONNECT_TIMEOUT, timeout + WATCH_SLACK),
-            **options,
-        )
+        options = _watch_options(resource_version, timeout)
+        if field_selector:
+            options["field_selector"] = field_selector
+        response = getattr(self.core, kind.value)(**options)
+        yield from decode.read_events(response, kind.model)
 
     # pull credentials ------------------------------------------------------------------
     @_final("read a secret")
@@ -274,6 +280,18 @@ class KubeGateway:
         return self.core.read_namespaced_service_account(
             name, namespace, _request_timeout=REQUEST_TIMEOUT
         )
+
+
+def _watch_options(resource_version: str, timeout: int) -> dict[str, Any]:
+    """A watch's options: a streamed response that :mod:`.decode` reads, event by event."""
+    return {
+        "watch": True,
+        "resource_version": resource_version,
+        "timeout_seconds": timeout,
+        "allow_watch_bookmarks": True,
+        "_preload_content": False,
+        "_request_timeout": (CONNECT_TIMEOUT, timeout + WATCH_SLACK),
+    }
 
 
 def _reason(exc: ApiException) -> str:
