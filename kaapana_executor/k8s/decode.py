@@ -45,6 +45,14 @@ def decode(data: Any, model: str) -> Any:
     return _walk(data, model)
 
 
+def read_one(response: Any, model: str) -> Any:
+    """The object of a single-object response (``_preload_content=False``)."""
+    try:
+        return decode(json.loads(response.data), model)
+    finally:
+        response.release_conn()
+
+
 def read_list(response: Any, model: str) -> tuple[list[Any], str]:
     """The items of a list response (``_preload_content=False``) and its resourceVersion."""
     try:

@@ -162,7 +162,10 @@ class KubeGateway:
 
     @api_retry
     def _create(self, namespace: str, pod: client.V1Pod) -> client.V1Pod:
-        return self.core.create_namespaced_pod(namespace, pod, _request_timeout=REQUEST_TIMEOUT)
+        response = self.core.create_namespaced_pod(
+            namespace, pod, _request_timeout=REQUEST_TIMEOUT, _preload_content=False
+        )
+        return decode.read_one(response, "V1Pod")
 
     @_final("delete a pod")
     def delete_pod(self, name: str, namespace: str, grace_seconds: int | None = 0) -> bool:
