@@ -4,8 +4,10 @@ Threads: three lanes (:mod:`.lanes`: prepare, create, finish), the admitter (res
 admission), the pod watcher, the heartbeats and the status publisher. They tell the scheduler
 thread what happened only through a queue of typed messages (:mod:`.messages`); ``sync``
 drains it — at most ``MAX_MESSAGES`` per call, so one call is bounded — and is the only code
-that touches the tracked state, so no locks guard it. What a pod's status means for its try,
-and its deadlines, is :mod:`.progress`. Nothing in ``sync`` waits on the network.
+that touches the tracked state, so no locks guard it. ``submit`` only records a task; the
+next ``sync`` passes all newly submitted tasks to the prepare lane in one step (the feeder
+thread of :class:`.lanes.Handover`). What a pod's status means for its try, and its
+deadlines, is :mod:`.progress`. Nothing in ``sync`` waits on the network.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class Engine:
         self._by_pod: dict[str, Hashable] = {}
         self._progress = Progress(settings, wiring.clock, wiring.metrics, self._finish)
         self._lanes = wiring.pools or lanes.Lanes.from_settings(settings)
+        self._handover = lanes.Handover(self._lanes.feeder)
         self._heartbeats = Heartbeats(
             settings.heartbeat_interval,
             settings.heartbeat_concurrency,
@@ -175,11 +178,13 @@ class Engine:
         """Start launching ``ref`` on the prepare lane."""
         tracked = self._track(ref, LaunchTicket())
         job = LaunchJob(ref, tracked.log, tracked.ticket)
-        lanes.submit(
-            self._lanes.prepare,
-            ref.label,
-            lambda: self._launcher.prepare(job, self._dispatch),
-            lambda exc: self._finisher.fail(self._ending(tracked), f"executor error: {exc}"),
+        self._handover.add(
+            lambda: lanes.submit(
+                self._lanes.prepare,
+                ref.label,
+                lambda: self._launcher.prepare(job, self._dispatch),
+                lambda exc: self._finisher.fail(self._ending(tracked), f"executor error: {exc}"),
+            )
         )
 
     def adopt(
@@ -217,6 +222,7 @@ class Engine:
 
     def sync(self) -> list[tuple[Hashable, Outcome]]:
         """Apply worker results and due deadlines; returns outcomes for the Airflow adapter."""
+        self._handover.flush()
         outcomes: list[tuple[Hashable, Outcome]] = []
         for _ in range(MAX_MESSAGES):
             try:
