@@ -224,6 +224,7 @@ class KubeGateway:
             response = self.core.list_namespaced_pod(namespace, **options)
         yield from decode.read_events(response, "V1Pod")
 
+    # logs ------------------------------------------------------------------------------
     @_final("read a pod's log")
     def read_log(self, name: str, namespace: str, tail_lines: int | None = None) -> str:
         """The container's log (timestamps included); empty when the pod has none."""

@@ -175,7 +175,7 @@ class Engine:
 
     # scheduler thread: what Airflow asks ----------------------------------------------
     def submit(self, ref: TaskRef) -> None:
-        """Start launching ``ref`` on the prepare lane."""
+        """Start launching ``ref``: it reaches the prepare lane with the next ``sync()``."""
         tracked = self._track(ref, LaunchTicket())
         job = LaunchJob(ref, tracked.log, tracked.ticket)
         self._handover.add(
