@@ -34,7 +34,9 @@ _FRACTION = re.compile(r"\.(\d+)")
 
 
 def decode(data: Any, model: str) -> Any:
-    """The client's model ``model`` (e.g. ``"V1Pod"``) for the JSON value ``data``."""
+    """The client's model ``model`` (e.g. ``"V1Pod"``) for the JSON value ``data``.
+
+    ``data`` is consumed: its ``metadata.managedFields`` are removed in place."""
     if isinstance(data, dict):
         metadata = data.get("metadata")
         if isinstance(metadata, dict):
@@ -47,18 +49,12 @@ def decode(data: Any, model: str) -> Any:
 
 def read_one(response: Any, model: str) -> Any:
     """The object of a single-object response (``_preload_content=False``)."""
-    try:
-        return decode(json.loads(response.data), model)
-    finally:
-        response.release_conn()
+    return decode(_body(response), model)
 
 
 def read_list(response: Any, model: str) -> tuple[list[Any], str]:
     """The items of a list response (``_preload_content=False``) and its resourceVersion."""
-    try:
-        body = json.loads(response.data)
-    finally:
-        response.release_conn()
+    body = _body(response)
     items = [decode(item, model) for item in body.get("items") or ()]
     return items, str((body.get("metadata") or {}).get("resourceVersion", ""))
 
@@ -84,6 +80,14 @@ def read_events(response: Any, model: str) -> Iterator[dict[str, Any]]:
             yield {"type": kind, "object": obj, "raw_object": raw}
     finally:
         response.close()
+        response.release_conn()
+
+
+def _body(response: Any) -> Any:
+    """A whole (not streamed) response's JSON; the connection goes back to the pool."""
+    try:
+        return json.loads(response.data)
+    finally:
         response.release_conn()
 
 
