@@ -33,11 +33,13 @@ def loop_label(period: float) -> str:
 
 @contextmanager
 def running_engine(kubeconfig: str, config: ExecutorSettings, admission: bool) -> Iterator[Engine]:
-    """A started engine (ledger synced when admission is on), stopped afterwards."""
+    """A started engine (ledger synced when admission is on), stopped afterwards; it keeps
+    task logs in the data directory, as the executor keeps them in Airflow's log folder."""
     pool_size = config.create_concurrency + config.finish_concurrency + 4  # as the executor
     api = load_api_client(kubeconfig, pool_size=pool_size)
     ledger = Ledger() if admission else None
-    eng = make_engine(config, KubeGateway(api), ledger)
+    logs = Path(config.data_root) / "task-logs"  # written as in production
+    eng = make_engine(config, KubeGateway(api), ledger, logs)
     eng.start()
     try:
         deadline = time.monotonic() + 120

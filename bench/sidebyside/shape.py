@@ -52,6 +52,7 @@ def refs(count: int, run_id: str, annotations: dict[str, str] | None = None) -> 
             token="",
             executor_config=config,
             run=RunContext("bench", run_id, f"t{i:05d}"),
+            log_path=f"dag_id=bench/run_id={run_id}/task_id=t{i:05d}/attempt=1.log",
         )
         for i in range(count)
     ]

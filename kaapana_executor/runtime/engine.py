@@ -34,6 +34,7 @@ from kaapana_executor.runtime.gate import AdmissionGate
 from kaapana_executor.runtime.heartbeats import Heartbeats
 from kaapana_executor.runtime.janitor import Janitor, StateLookup
 from kaapana_executor.runtime.launcher import Creation, Launcher, LaunchJob
+from kaapana_executor.runtime.logwriter import WRITER
 from kaapana_executor.runtime.messages import (
     Created,
     Finished,
@@ -172,6 +173,8 @@ class Engine:
         if self._ledger_watcher is not None:
             self._ledger_watcher.stop(timeout=timeout)
         self._lanes.shutdown(wait=wait)
+        if wait:
+            WRITER.settle(timeout)  # the task logs complete before the process may exit
 
     # scheduler thread: what Airflow asks ----------------------------------------------
     def submit(self, ref: TaskRef) -> None:

@@ -94,7 +94,7 @@ class Finisher:
         )
         level = "info" if state is FinalState.SUCCESS else "error"
         ending.log.event(f"{reason}: reporting {state.value}", level)
-        self.upload_log(ending)  # remote logging must hold the whole log before the state
+        self.persist_log(ending)  # the whole log is kept before the state is recorded
         fault_point("finish.log_persisted")
         outcome = record(ending, state, reason)
         fault_point("finish.state_reported")
@@ -122,7 +122,7 @@ class Finisher:
         """A try that ends without a finished pod (never fits, could not be created, ...)."""
         if not logged:
             ending.log.event(reason, "error")
-        self.upload_log(ending)
+        self.persist_log(ending)
         self.post(Finished(ending.key, record(ending, state, reason)))
 
     def retire(self, ending: Ending) -> None:
@@ -139,7 +139,7 @@ class Finisher:
         self._wait_stopped(ending.pod, ending.namespace)
         # with what it printed while stopping; the container may be removed already
         self._keep(ending, before.then(self._read_log(ending)))
-        self.upload_log(ending)
+        self.persist_log(ending)
         self.delete_quietly(ending.pod, ending.namespace)  # once stopped: gone at once
 
     def _wait_stopped(self, name: str, namespace: str) -> None:
@@ -176,8 +176,10 @@ class Finisher:
             return ContainerLog(notes=(str(exc),))
         return ContainerLog.parse(text)
 
-    def upload_log(self, ending: Ending) -> None:
-        """Upload the task log with Airflow's remote logging, when configured."""
+    def persist_log(self, ending: Ending) -> None:
+        """The task log complete on disk (Airflow reads it once the state is recorded), then
+        uploaded with Airflow's remote logging, when configured."""
+        ending.log.settle()
         if self.remote_log is None or ending.ref.log_path is None:
             return
         try:

@@ -3,21 +3,22 @@
 Airflow's api-server reads ``{base_log_folder}/{log_path}`` once the task is done (and merges
 it with the live pod log while it runs), so everything written here stays readable after the
 pod is gone. Lines are JSON objects like the task runner writes (timestamp, level, event).
+Writing only queues them for :mod:`.logwriter`'s thread (the scheduler thread writes events
+too); :meth:`TaskLog.settle` waits until they are on disk.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kaapana_executor.runtime.logwriter import WRITER
+
 _CRI_TIMESTAMP = re.compile(
     r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)$"
 )
-_lock = threading.Lock()
 
 #: Written after a try's container log; a replayed finish (a restarted scheduler finishing the
 #: same try again) sees it and does not append the container's output a second time.
@@ -68,19 +69,20 @@ class ContainerLog:
 
 
 class TaskLog:
-    """Appends to one task try's log file; safe to use from several threads."""
+    """Appends to one task try's log file; safe to use from several threads, never blocks
+    on the file (see :mod:`.logwriter`)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
 
-    def _write(self, records: list[dict[str, str]]) -> None:
-        if self.path is None or not records:
-            return
-        with _lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as f:
-                for record in records:
-                    f.write(json.dumps(record) + "\n")
+    def _write(self, records: list[dict[str, str]], once: bool = False) -> None:
+        if self.path is not None and records:
+            WRITER.append(self.path, records, _has_container_log if once else None)
+
+    def settle(self) -> None:
+        """Wait until every line written so far (by any thread) is in the file."""
+        if self.path is not None:
+            WRITER.settle()
 
     def event(self, message: str, level: str = "info") -> None:
         """An executor event: what it did or waits for."""
@@ -88,17 +90,9 @@ class TaskLog:
             [{"timestamp": _now(), "level": level, "event": message, "logger": "kaapana_executor"}]
         )
 
-    def has_container_log(self) -> bool:
-        """Whether this try's container log was persisted already."""
-        if self.path is None or not self.path.exists():
-            return False
-        with _lock, self.path.open(encoding="utf-8", errors="replace") as f:
-            return any(CONTAINER_LOG_MARK in line for line in f)
-
     def container(self, output: ContainerLog) -> None:
-        """The container's output as read from the pod, once per try."""
-        if self.has_container_log():
-            return
+        """The container's output as read from the pod, once per try (a replayed finish
+        finds the mark of the first one in the file and writes nothing)."""
         records = [
             {"timestamp": stamp, "level": "info", "event": message, "logger": "container"}
             for stamp, message in output.lines
@@ -107,7 +101,15 @@ class TaskLog:
         records.append(
             {"timestamp": _now(), "level": "info", "event": mark, "logger": "kaapana_executor"}
         )
-        self._write(records)
+        self._write(records, once=True)
+
+
+def _has_container_log(path: Path) -> bool:
+    """Whether the container log was persisted to ``path`` already (on the writer thread)."""
+    if not path.exists():
+        return False
+    with path.open(encoding="utf-8", errors="replace") as f:
+        return any(CONTAINER_LOG_MARK in line for line in f)
 
 
 def container_lines(text: str) -> list[str]:

@@ -80,8 +80,14 @@ def ref(
     )
 
 
-def engine(settings: ExecutorSettings, gateway: KubeGateway, ledger: Ledger | None) -> Engine:
-    """An engine with real collaborators except the Execution API."""
+def engine(
+    settings: ExecutorSettings,
+    gateway: KubeGateway,
+    ledger: Ledger | None,
+    log_folder: Path | None = None,
+) -> Engine:
+    """An engine with real collaborators except the Execution API; task logs are written
+    under ``log_folder`` (for refs with a ``log_path``) when given."""
 
     def images(_: str, access: object) -> ProcessingContainer:
         return DUMMY
@@ -93,7 +99,7 @@ def engine(settings: ExecutorSettings, gateway: KubeGateway, ledger: Ledger | No
             reporter=lambda r: InProcessReporter(r.ti_id),
             images=images,
             upstream=lambda _ref, _task: None,
-            log_folder=None,
+            log_folder=log_folder,
             watch_namespace=settings.namespace,
             ledger=ledger,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from kaapana_executor.runtime.tasklog import CONTAINER_LOG_MARK, ContainerLog, TaskLog
@@ -49,7 +50,47 @@ def test_the_container_log_is_written_once_per_try(tmp_path: Path) -> None:
     output = ContainerLog.parse(stamped(("2026-12-02T07:00:00Z", "hello")))
     task_log.container(output)
     task_log.container(output)  # a replayed finish
+    task_log.settle()
     records = [json.loads(line) for line in task_log.path.read_text().splitlines()]  # type: ignore[union-attr]
     assert [r["event"] for r in records] == ["hello", f"{CONTAINER_LOG_MARK} (1 lines)"]
     assert records[0]["timestamp"] == "2026-12-02T07:00:00Z"
     assert records[0]["logger"] == "container"
+
+
+def test_lines_from_several_threads_reach_the_file_in_the_order_they_were_written(
+    tmp_path: Path,
+) -> None:
+    """The scheduler thread and the lanes write through one queue: whoever wrote first is
+    first in the file, and settle() means everything written so far is on disk."""
+    task_log = TaskLog(tmp_path / "dag_id=d" / "attempt=1.log")
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def write(who: str) -> None:
+        for i in range(200):
+            with lock:  # the order of the calls is the order the file must show
+                message = f"{who} {i}"
+                order.append(message)
+                task_log.event(message)
+
+    workers = [threading.Thread(target=write, args=(name,)) for name in ("a", "b", "c")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    task_log.settle()
+    assert task_log.path is not None
+    events = [json.loads(line)["event"] for line in task_log.path.read_text().splitlines()]
+    assert events == order
+
+
+def test_an_unwritable_log_loses_only_its_own_lines(tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a directory should be")
+    broken = TaskLog(blocked / "attempt=1.log")
+    fine = TaskLog(tmp_path / "ok" / "attempt=1.log")
+    broken.event("lost")
+    fine.event("kept")
+    fine.settle()
+    assert fine.path is not None
+    assert [json.loads(line)["event"] for line in fine.path.read_text().splitlines()] == ["kept"]
