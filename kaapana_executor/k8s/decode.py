@@ -24,10 +24,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-#: One Configuration for every model built here; no client-side validation of what the
-#: API server itself sent.
-_CONFIG = client.Configuration()
-_CONFIG.client_side_validation = False
+from kaapana_executor.k8s.models import CONFIG
+
 _PRIMITIVE = frozenset({"str", "int", "float", "bool", "object"})
 _DICT = re.compile(r"dict[(\[][^,]+, (.*)[)\]]$")
 _FRACTION = re.compile(r"\.(\d+)")
@@ -113,7 +111,7 @@ def _walk(data: Any, kind: str) -> Any:
         for attr, typ in _fields(klass)
         if data.get(names[attr]) is not None
     }
-    return klass(local_vars_configuration=_CONFIG, **values)
+    return klass(local_vars_configuration=CONFIG, **values)
 
 
 @functools.cache

@@ -15,6 +15,8 @@ from typing import Any
 from kubernetes import client
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kaapana_executor.k8s.models import build
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,8 +80,8 @@ class EnvVar(_Strict):
     def to_v1(self) -> client.V1EnvVar:
         """The client object for a pod spec."""
         if self.valueFrom is None:
-            return client.V1EnvVar(name=self.name, value=self.value)
-        return client.V1EnvVar(name=self.name, value_from=_source(self.valueFrom))
+            return build(client.V1EnvVar, name=self.name, value=self.value)
+        return build(client.V1EnvVar, name=self.name, value_from=_source(self.valueFrom))
 
 
 def _source(source: EnvVarSource) -> client.V1EnvVarSource:
@@ -88,20 +90,24 @@ def _source(source: EnvVarSource) -> client.V1EnvVarSource:
 
     field = source.fieldRef
     resource = source.resourceFieldRef
-    return client.V1EnvVarSource(
+    return build(
+        client.V1EnvVarSource,
         secret_key_ref=key(source.secretKeyRef, client.V1SecretKeySelector),
         config_map_key_ref=key(source.configMapKeyRef, client.V1ConfigMapKeySelector),
         field_ref=(
             None
             if field is None
-            else client.V1ObjectFieldSelector(
-                field_path=field.fieldPath, api_version=field.apiVersion
+            else build(
+                client.V1ObjectFieldSelector,
+                field_path=field.fieldPath,
+                api_version=field.apiVersion,
             )
         ),
         resource_field_ref=(
             None
             if resource is None
-            else client.V1ResourceFieldSelector(
+            else build(
+                client.V1ResourceFieldSelector,
                 resource=resource.resource,
                 container_name=resource.containerName,
                 divisor=resource.divisor,

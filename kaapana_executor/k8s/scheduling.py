@@ -14,6 +14,8 @@ from typing import Literal
 from kubernetes import client
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from kaapana_executor.k8s.models import build
+
 
 class Toleration(BaseModel):
     """A Kubernetes toleration: ``{"key": K, "operator": "Equal", "value": V, "effect": E}``."""
@@ -35,7 +37,8 @@ class Toleration(BaseModel):
         return self
 
     def to_v1(self) -> client.V1Toleration:
-        return client.V1Toleration(
+        return build(
+            client.V1Toleration,
             key=self.key,
             operator=self.operator,
             value=self.value,

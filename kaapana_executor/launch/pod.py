@@ -15,6 +15,7 @@ from kubernetes import client
 from kaapana_executor.contract.instance import ResolvedChannel, TaskInstance
 from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.envvar import EnvVar
+from kaapana_executor.k8s.models import build
 from kaapana_executor.k8s.names import identity_hash
 from kaapana_executor.k8s.scheduling import Toleration
 
@@ -55,23 +56,30 @@ def _volume(io: str, channel: ResolvedChannel) -> client.V1Volume:
     if source is None:
         raise ValueError(f"channel {channel.name!r} is not bound to a volume")
     if source.pvc is not None:
-        return client.V1Volume(
+        return build(
+            client.V1Volume,
             name=name,
-            persistent_volume_claim=client.V1PersistentVolumeClaimVolumeSource(
-                claim_name=source.pvc.claim_name, read_only=io == "inputs"
+            persistent_volume_claim=build(
+                client.V1PersistentVolumeClaimVolumeSource,
+                claim_name=source.pvc.claim_name,
+                read_only=io == "inputs",
             ),
         )
-    return client.V1Volume(
+    return build(
+        client.V1Volume,
         name=name,
-        host_path=client.V1HostPathVolumeSource(
-            path=source.host_path, type="Directory" if io == "inputs" else "DirectoryOrCreate"
+        host_path=build(
+            client.V1HostPathVolumeSource,
+            path=source.host_path,
+            type="Directory" if io == "inputs" else "DirectoryOrCreate",
         ),
     )
 
 
 def _mount(io: str, channel: ResolvedChannel) -> client.V1VolumeMount:
     sub_path = channel.volume.pvc.sub_path if channel.volume and channel.volume.pvc else None
-    return client.V1VolumeMount(
+    return build(
+        client.V1VolumeMount,
         name=_volume_name(io, channel.name),
         mount_path=channel.mounted_path,
         read_only=io == "inputs",
@@ -83,8 +91,10 @@ def _resources(instance: TaskInstance) -> client.V1ResourceRequirements:
     def strings(values: dict[str, str | float] | None) -> dict[str, str] | None:
         return {k: str(v) for k, v in values.items()} if values else None
 
-    return client.V1ResourceRequirements(
-        requests=strings(instance.resources.requests), limits=strings(instance.resources.limits)
+    return build(
+        client.V1ResourceRequirements,
+        requests=strings(instance.resources.requests),
+        limits=strings(instance.resources.limits),
     )
 
 
@@ -109,7 +119,7 @@ def extended_resource_tolerations(instance: TaskInstance) -> list[client.V1Toler
         if "/" in name
     }
     tolerations = [
-        client.V1Toleration(key=name, operator="Exists", effect="NoSchedule")
+        build(client.V1Toleration, key=name, operator="Exists", effect="NoSchedule")
         for name in sorted(names)
     ]
     return tolerations or None
@@ -120,7 +130,9 @@ def _env(instance: TaskInstance, settings: PodSettings) -> list[client.V1EnvVar]
     same name (as in Kaapana: the platform's values are not the user's to change)."""
     platform = {var.name for var in settings.platform_env}
     own = [
-        client.V1EnvVar(name=e.name, value=e.value) for e in instance.env if e.name not in platform
+        build(client.V1EnvVar, name=e.name, value=e.value)
+        for e in instance.env
+        if e.name not in platform
     ]
     return own + [var.to_v1() for var in settings.platform_env]
 
@@ -141,7 +153,8 @@ def build_pod(
     """
     channels = [("inputs", c) for c in instance.inputs] + [("outputs", c) for c in instance.outputs]
     pull_secrets = [*settings.image_pull_secrets, *(instance.config.imagePullSecrets or [])]
-    container = client.V1Container(
+    container = build(
+        client.V1Container,
         name=CONTAINER_NAME,
         image=instance.image,
         image_pull_policy=settings.image_pull_policy,
@@ -159,22 +172,25 @@ def build_pod(
         labels.COMPONENT: labels.COMPONENT_VALUE,
     }
     annotations = {**(instance.config.annotations or {}), **identity.annotations}
-    return client.V1Pod(
+    return build(
+        client.V1Pod,
         api_version="v1",
         kind="Pod",
-        metadata=client.V1ObjectMeta(
+        metadata=build(
+            client.V1ObjectMeta,
             name=identity.name,
             namespace=namespace,
             labels=pod_labels,
             annotations=annotations or None,
         ),
-        spec=client.V1PodSpec(
+        spec=build(
+            client.V1PodSpec,
             restart_policy="Never",
             active_deadline_seconds=deadline_seconds,
             service_account_name=settings.service_account_name,
             automount_service_account_token=False,
             image_pull_secrets=[
-                client.V1LocalObjectReference(name=s) for s in dict.fromkeys(pull_secrets)
+                build(client.V1LocalObjectReference, name=s) for s in dict.fromkeys(pull_secrets)
             ]
             or None,
             containers=[container],
@@ -192,16 +208,19 @@ def pin_to_node(pod: client.V1Pod, node: str) -> None:
     whose room the ledger promised to a different task (seen in bench.admission: a small pod
     landing on the node planned for a larger one left the larger one Unschedulable).
     """
-    term = client.V1NodeSelectorTerm(
+    term = build(
+        client.V1NodeSelectorTerm,
         match_fields=[
-            client.V1NodeSelectorRequirement(key="metadata.name", operator="In", values=[node])
-        ]
+            build(
+                client.V1NodeSelectorRequirement, key="metadata.name", operator="In", values=[node]
+            )
+        ],
     )
-    affinity = pod.spec.affinity or client.V1Affinity()
-    node_affinity = affinity.node_affinity or client.V1NodeAffinity()
+    affinity = pod.spec.affinity or build(client.V1Affinity)
+    node_affinity = affinity.node_affinity or build(client.V1NodeAffinity)
     required = node_affinity.required_during_scheduling_ignored_during_execution
     if required is None or not required.node_selector_terms:
-        required = client.V1NodeSelector(node_selector_terms=[term])
+        required = build(client.V1NodeSelector, node_selector_terms=[term])
     else:  # terms are ORed: the node requirement must hold in each of them
         for existing in required.node_selector_terms:
             existing.match_fields = [*(existing.match_fields or []), *term.match_fields]
