@@ -7,8 +7,9 @@ was half of the executor's GIL time: each pod event is decoded by the engine's w
 again by the ledger's. Here an event is parsed once, the object's ``managedFields`` (which
 nothing here reads, and which are most of a small pod's bytes) are dropped, and the model
 is built directly: with the model's own ``from_dict`` on clients that have it (37 and
-newer, pydantic), else by walking the model's ``openapi_types`` with one shared
-Configuration. Callers get the same model classes as from the client.
+newer, pydantic), else by walking the model's ``openapi_types`` and building each object
+with :func:`~kaapana_executor.k8s.models.build` (one shared Configuration). Callers get
+the same model classes as from the client.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from kaapana_executor.k8s.models import CONFIG
+from kaapana_executor.k8s.models import build
 
 _PRIMITIVE = frozenset({"str", "int", "float", "bool", "object"})
 _DICT = re.compile(r"dict[(\[][^,]+, (.*)[)\]]$")
@@ -111,7 +112,7 @@ def _walk(data: Any, kind: str) -> Any:
         for attr, typ in _fields(klass)
         if data.get(names[attr]) is not None
     }
-    return klass(local_vars_configuration=CONFIG, **values)
+    return build(klass, **values)
 
 
 @functools.cache

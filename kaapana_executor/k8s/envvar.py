@@ -86,7 +86,9 @@ class EnvVar(_Strict):
 
 def _source(source: EnvVarSource) -> client.V1EnvVarSource:
     def key(ref: KeyRef | None, kind: Any) -> Any:
-        return None if ref is None else kind(name=ref.name, key=ref.key, optional=ref.optional)
+        if ref is None:
+            return None
+        return build(kind, name=ref.name, key=ref.key, optional=ref.optional)
 
     field = source.fieldRef
     resource = source.resourceFieldRef
