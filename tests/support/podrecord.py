@@ -76,6 +76,8 @@ class PodRecorder:
         self._thread = threading.Thread(target=self._run, name="pod-recorder", daemon=True)
         self.relists_after_gone = 0
         self.ready = threading.Event()
+        self._waiting: set[str] = set()  # UIDs kube-scheduler has no room for right now
+        self.peak_unschedulable = 0  # the most pods without room at one instant
 
     def start(self) -> PodRecorder:
         self._thread.start()
@@ -121,6 +123,19 @@ class PodRecorder:
             record.node = (pod.spec.node_name if pod.spec else None) or record.node
             record.deleted = record.deleted or deleted
             record.unschedulable = record.unschedulable or _unschedulable(status)
+            self._track_waiting(
+                record, _unschedulable(status) and not deleted and phase == "Pending"
+            )
+
+    def _track_waiting(self, record: PodRecord, waiting_now: bool) -> None:
+        """Keep the set of pods that are Unschedulable at this instant (not bound, not gone)
+        and its largest size: over-commit is bounded per instant, not per burst (a pod that
+        waited and was bound leaves the set). Called with the lock held."""
+        if waiting_now and record.node is None:
+            self._waiting.add(record.uid)
+        else:
+            self._waiting.discard(record.uid)
+        self.peak_unschedulable = max(self.peak_unschedulable, len(self._waiting))
 
     def _list(self) -> str:
         found = self._core.list_namespaced_pod(self._namespace, _request_timeout=60)
