@@ -115,15 +115,15 @@ class KubeGateway:
         return KubeGateway(client.ApiClient(self.core.api_client.configuration), component)
 
     # pods ------------------------------------------------------------------------------
-    def create_pod(
-        self, pod: client.V1Pod, owner_key: str, stale_wait: float = 60.0
-    ) -> client.V1Pod:
+    def create_pod(self, pod: client.V1Pod, owner_key: str, stale_wait: float = 60.0) -> None:
         """Create ``pod``, idempotently.
 
         A pod of the same name that carries the same ``owner_key`` annotation is ours (a retried
-        create, or a restarted scheduler) and is returned. One with another owner is a stale pod
-        of an earlier task instance (same ids, e.g. a re-created run): it is deleted first, so
-        its old result is never reported as ours.
+        create, or a restarted scheduler) and is taken as created. One with another owner is a
+        stale pod of an earlier task instance (same ids, e.g. a re-created run): it is deleted
+        first, so its old result is never reported as ours. Nothing is returned: the pod's
+        state comes from the watch, and decoding the created object (every field the API
+        server defaulted) cost the create lane a whole pod decode per task for nothing.
         """
         attempts = Retrying(
             retry=retry_if_exception_type(_StalePod),
@@ -134,7 +134,8 @@ class KubeGateway:
         try:
             for attempt in attempts:
                 with attempt:
-                    return self._create_or_claim(pod, owner_key)
+                    self._create_or_claim(pod, owner_key)
+                    return
         except _StalePod:
             name = pod.metadata.name
             raise KubeError(
@@ -142,10 +143,11 @@ class KubeGateway:
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    def _create_or_claim(self, pod: client.V1Pod, owner_key: str) -> client.V1Pod:
+    def _create_or_claim(self, pod: client.V1Pod, owner_key: str) -> None:
         namespace, name = pod.metadata.namespace, pod.metadata.name
         try:
-            return self._create(namespace, pod)
+            self._create(namespace, pod)
+            return
         except ApiException as exc:
             if exc.status != 409:
                 raise KubeError(f"cannot create pod {name}: {_reason(exc)}", exc.status) from None
@@ -154,18 +156,19 @@ class KubeGateway:
             raise _StalePod(name)  # it went away in between: create again
         ours = pod.metadata.annotations.get(owner_key)
         if (existing.metadata.annotations or {}).get(owner_key) == ours:
-            return existing
+            return
         if existing.metadata.deletion_timestamp is None:
             log.warning("deleting stale pod %s/%s of another task instance", namespace, name)
             self.delete_pod(name, namespace)
         raise _StalePod(name)
 
     @api_retry
-    def _create(self, namespace: str, pod: client.V1Pod) -> client.V1Pod:
+    def _create(self, namespace: str, pod: client.V1Pod) -> None:
         response = self.core.create_namespaced_pod(
             namespace, pod, _request_timeout=REQUEST_TIMEOUT, _preload_content=False
         )
-        return decode.read_one(response, "V1Pod")
+        response.drain_conn()  # only the status mattered: discard the body, reuse the connection
+        response.release_conn()
 
     @_final("delete a pod")
     def delete_pod(self, name: str, namespace: str, grace_seconds: int | None = 0) -> bool:
@@ -254,21 +257,27 @@ class KubeGateway:
 
     # cluster-wide lists (the resource ledger) ------------------------------------------
     @_final("list the cluster's objects")
-    def list_cluster(self, kind: ClusterList, field_selector: str = "") -> tuple[list[Any], str]:
+    def list_cluster(
+        self, kind: ClusterList, field_selector: str = "", label_selector: str = ""
+    ) -> tuple[list[Any], str]:
         """Every object of ``kind`` in the cluster (all namespaces) and the list's version."""
-        options = {"field_selector": field_selector} if field_selector else {}
+        options = _selectors(field_selector, label_selector)
         response = getattr(self.core, kind.value)(
             _request_timeout=LIST_TIMEOUT, _preload_content=False, **options
         )
         return decode.read_list(response, kind.model)
 
     def watch_cluster(
-        self, kind: ClusterList, resource_version: str, timeout: int, field_selector: str = ""
+        self,
+        kind: ClusterList,
+        resource_version: str,
+        timeout: int,
+        field_selector: str = "",
+        label_selector: str = "",
     ) -> Iterator[dict[str, Any]]:
         """Watch every object of ``kind``; raises ApiException(410) when the version expired."""
         options = _watch_options(resource_version, timeout)
-        if field_selector:
-            options["field_selector"] = field_selector
+        options.update(_selectors(field_selector, label_selector))
         response = getattr(self.core, kind.value)(**options)
         yield from decode.read_events(response, kind.model)
 
@@ -284,6 +293,12 @@ class KubeGateway:
         return self.core.read_namespaced_service_account(
             name, namespace, _request_timeout=REQUEST_TIMEOUT
         )
+
+
+def _selectors(field_selector: str, label_selector: str) -> dict[str, str]:
+    """The selector options of a list or watch call, only those given."""
+    options = {"field_selector": field_selector, "label_selector": label_selector}
+    return {name: value for name, value in options.items() if value}
 
 
 def _watch_options(resource_version: str, timeout: int) -> dict[str, Any]:

@@ -11,6 +11,11 @@ reservation itself, since from then on the pod is either counted on its real nod
 Every release is idempotent. A reservation whose pod the ledger has never seen expires after
 ``reservation_ttl`` seconds, so a create that was lost without a release cannot leak room.
 
+Pods may come from more than one feed: a watch of every pod, or (as the engine wires it) the
+engine's own pod watcher for the executors' pods plus a watch of every other pod, so each event
+of our pods is decoded once, not once per watch. A list from one feed replaces only what that
+feed said; the ledger is synced once every feed it expects has listed.
+
 Bound pods are counted on their nodes, and so are unbound pods pinned to one node by a
 required node affinity on ``metadata.name`` (the executor pins every pod it admits, so with
 two schedulers each ledger counts the other's admitted pods as soon as they exist). Any other
@@ -38,7 +43,8 @@ from kaapana_executor.ledger.vector import ZERO, ResourceVector
 log = logging.getLogger(__name__)
 
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
-KINDS = ("nodes", "pods", "quotas")
+#: The pod feed of a ledger that is told of every pod by one watch.
+ALL_PODS = "pods"
 
 PodKey = tuple[str, str]
 
@@ -57,6 +63,7 @@ class _Reservation:
     pod: PodKey | None
     since: float
     seen: bool = False
+    feed: str | None = None  # the feed that saw its pod
 
 
 def pod_key(pod: client.V1Pod) -> PodKey:
@@ -107,8 +114,10 @@ class Ledger:
         self._clock = clock
         self._ttl = reservation_ttl
         self._lock = threading.Lock()
+        self._kinds: frozenset[str] = frozenset({"nodes", ALL_PODS, "quotas"})
         self._nodes: dict[str, NodeInfo] = {}
         self._pods: dict[PodKey, _Bound] = {}
+        self._feed_of: dict[PodKey, str] = {}  # the feed that told of each counted pod
         self._requested: dict[str, ResourceVector] = {}
         self._reservations: dict[Hashable, _Reservation] = {}
         self._by_pod: dict[PodKey, Hashable] = {}
@@ -119,6 +128,12 @@ class Ledger:
         self._states: dict[str, NodeState] = {}
         self._dirty: set[str] = set()
         self._order: list[str] | None = None
+
+    def expect_pod_feeds(self, *feeds: str) -> None:
+        """Pods come from these feeds (disjoint sets of pods); each must list once before the
+        ledger is synced. Called before any pod reaches the ledger."""
+        with self._lock:
+            self._kinds = frozenset({"nodes", "quotas", *feeds})
 
     # --- nodes -----------------------------------------------------------------------
     def apply_node(self, node: client.V1Node) -> None:
@@ -147,7 +162,7 @@ class Ledger:
             self._generation += 1
 
     # --- pods ------------------------------------------------------------------------
-    def apply_pod(self, pod: client.V1Pod) -> None:
+    def apply_pod(self, pod: client.V1Pod, feed: str = ALL_PODS) -> None:
         key = pod_key(pod)
         usage = _bound_usage(pod)
         with self._lock:
@@ -155,32 +170,35 @@ class Ledger:
             if old != usage:
                 self._unbind(key)
                 if usage is not None:
-                    self._bind(key, usage)
-            self._pod_seen(key, done=_done_waiting(pod))
+                    self._bind(key, usage, feed)
+            self._pod_seen(key, _done_waiting(pod), feed)
 
-    def delete_pod(self, pod: client.V1Pod) -> None:
+    def delete_pod(self, pod: client.V1Pod, feed: str = ALL_PODS) -> None:
         key = pod_key(pod)
         with self._lock:
             self._unbind(key)
-            self._pod_seen(key, done=True)
+            self._pod_seen(key, True, feed)
 
-    def replace_pods(self, pods: Iterable[client.V1Pod]) -> None:
-        """A full list of pods: reconcile counted requests and reservations with it."""
+    def replace_pods(self, pods: Iterable[client.V1Pod], feed: str = ALL_PODS) -> None:
+        """A full list of ``feed``'s pods: reconcile what it told before, and the reservations
+        of its pods, with it (another feed's pods stay as they are)."""
         listed = {pod_key(pod): pod for pod in pods}
         usages = {key: _bound_usage(pod) for key, pod in listed.items()}
         with self._lock:
-            self._pods = {key: usage for key, usage in usages.items() if usage is not None}
-            self._requested = {}
-            for usage in self._pods.values():
-                self._requested[usage.node] = self._requested.get(usage.node, ZERO) + usage.requests
+            for pod in [pod for pod, source in self._feed_of.items() if source == feed]:
+                self._unbind(pod)
+            for pod, usage in usages.items():
+                if usage is not None:
+                    self._unbind(pod)  # told by another feed before: this one has it now
+                    self._bind(pod, usage, feed)
             for pod, key in list(self._by_pod.items()):
                 reservation = self._reservations[key]
                 if pod in listed:
-                    self._pod_seen(pod, done=_done_waiting(listed[pod]))
-                elif reservation.seen:  # it was there, and was deleted while we did not watch
+                    self._pod_seen(pod, _done_waiting(listed[pod]), feed)
+                elif reservation.seen and reservation.feed == feed:  # deleted while unwatched
                     self._release(key)
             self._states.clear()
-            self._listed.add("pods")
+            self._listed.add(feed)
             self._generation += 1
 
     # --- quotas ----------------------------------------------------------------------
@@ -243,7 +261,7 @@ class Ledger:
     def synced(self) -> bool:
         """Every kind has been listed once; before that a snapshot admits nothing."""
         with self._lock:
-            return self._listed.issuperset(KINDS)
+            return self._listed.issuperset(self._kinds)
 
     def snapshot(self) -> Snapshot:
         """An immutable copy for one admission pass (node states are rebuilt only when
@@ -273,7 +291,7 @@ class Ledger:
                     ReservationState(r.key, r.node, r.demand.requests, r.pod, r.seen)
                     for r in self._reservations.values()
                 ),
-                synced=self._listed.issuperset(KINDS),
+                synced=self._listed.issuperset(self._kinds),
                 generation=self._generation,
             )
 
@@ -282,25 +300,28 @@ class Ledger:
         self._dirty.add(node)
         self._generation += 1
 
-    def _bind(self, key: PodKey, usage: _Bound) -> None:
+    def _bind(self, key: PodKey, usage: _Bound, feed: str) -> None:
         self._pods[key] = usage
+        self._feed_of[key] = feed
         self._requested[usage.node] = self._requested.get(usage.node, ZERO) + usage.requests
         self._touch(usage.node)
 
     def _unbind(self, key: PodKey) -> None:
         old = self._pods.pop(key, None)
+        self._feed_of.pop(key, None)
         if old is not None:
             self._requested[old.node] = self._requested.get(old.node, ZERO) - old.requests
             self._touch(old.node)
 
-    def _pod_seen(self, pod: PodKey, done: bool) -> None:
+    def _pod_seen(self, pod: PodKey, done: bool, feed: str) -> None:
         key = self._by_pod.get(pod)
         if key is None:
             return
+        reservation = self._reservations[key]
         if done:
             self._release(key)
-        elif not self._reservations[key].seen:
-            self._reservations[key].seen = True
+        elif not reservation.seen:
+            reservation.seen, reservation.feed = True, feed
             self._generation += 1
 
     def _release(self, key: Hashable) -> bool:

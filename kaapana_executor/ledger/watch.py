@@ -5,19 +5,36 @@ relists on 410 or any error and every ``resync`` seconds, and a list replaces wh
 ledger knew of that kind (the periodic full reconcile). Pods are watched without terminal
 ones (``status.phase`` field selector): a pod that finishes leaves the watch as a DELETED
 event, and completed pods, which Kaapana keeps around, cost nothing.
+
+With ``pods`` set, the pod watch is limited by that label selector and feeds the ledger under
+that feed's name: the engine watches the executors' own pods anyway and hands them to the
+ledger itself, so this watch takes every other pod and no pod event is decoded twice.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from kaapana_executor.k8s.gateway import ClusterList, KubeGateway
 from kaapana_executor.k8s.listwatch import ListWatch
-from kaapana_executor.ledger.ledger import Ledger
+from kaapana_executor.ledger.ledger import ALL_PODS, Ledger
 
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+
+
+@dataclass(frozen=True)
+class PodFeed:
+    """Which pods the ledger's pod watch takes (a label selector; empty: all) and the feed
+    name the ledger knows them by."""
+
+    name: str = ALL_PODS
+    labels: str = ""
+
+
+EVERY_POD = PodFeed()
 
 
 class LedgerWatcher:
@@ -31,15 +48,16 @@ class LedgerWatcher:
         watch_timeout: int = 60,
         backoff: float = 1.0,
         on_restart: Callable[[str], None] | None = None,
+        pods: PodFeed = EVERY_POD,
     ) -> None:
         self.ledger = ledger
         self._loops = {
             kind: ListWatch(
                 f"kaapana-ledger-{kind.name.lower()}",
-                lister=_lister(gateway, kind),
-                watcher=_watcher(gateway, kind),
-                on_list=_replace(ledger, kind),
-                on_event=_apply(ledger, kind),
+                lister=_lister(gateway, kind, pods),
+                watcher=_watcher(gateway, kind, pods),
+                on_list=_replace(ledger, kind, pods),
+                on_event=_apply(ledger, kind, pods),
                 watch_timeout=watch_timeout,
                 backoff=backoff,
                 resync=resync,
@@ -76,27 +94,29 @@ class LedgerWatcher:
         return all(loop.alive for loop in self._loops.values())
 
 
-def _selector(kind: ClusterList) -> str:
-    return NON_TERMINAL_PODS if kind is ClusterList.PODS else ""
+def _selectors(kind: ClusterList, pods: PodFeed) -> tuple[str, str]:
+    """(field selector, label selector) of ``kind``'s list and watch."""
+    return (NON_TERMINAL_PODS, pods.labels) if kind is ClusterList.PODS else ("", "")
 
 
-def _lister(gateway: KubeGateway, kind: ClusterList) -> Any:
-    return lambda: gateway.list_cluster(kind, _selector(kind))
+def _lister(gateway: KubeGateway, kind: ClusterList, pods: PodFeed) -> Any:
+    return lambda: gateway.list_cluster(kind, *_selectors(kind, pods))
 
 
-def _watcher(gateway: KubeGateway, kind: ClusterList) -> Any:
-    return lambda version, timeout: gateway.watch_cluster(kind, version, timeout, _selector(kind))
+def _watcher(gateway: KubeGateway, kind: ClusterList, pods: PodFeed) -> Any:
+    selectors = _selectors(kind, pods)
+    return lambda version, timeout: gateway.watch_cluster(kind, version, timeout, *selectors)
 
 
-def _replace(ledger: Ledger, kind: ClusterList) -> Any:
+def _replace(ledger: Ledger, kind: ClusterList, pods: PodFeed) -> Any:
     if kind is ClusterList.NODES:
         return ledger.replace_nodes
     if kind is ClusterList.PODS:
-        return ledger.replace_pods
+        return lambda items: ledger.replace_pods(items, pods.name)
     return ledger.replace_quotas
 
 
-def _apply(ledger: Ledger, kind: ClusterList) -> Any:
+def _apply(ledger: Ledger, kind: ClusterList, pods: PodFeed) -> Any:
     def on_event(event: str, obj: Any) -> None:
         deleted = event == "DELETED"
         if kind is ClusterList.NODES:
@@ -105,7 +125,7 @@ def _apply(ledger: Ledger, kind: ClusterList) -> Any:
             else:
                 ledger.apply_node(obj)
         elif kind is ClusterList.PODS:
-            (ledger.delete_pod if deleted else ledger.apply_pod)(obj)
+            (ledger.delete_pod if deleted else ledger.apply_pod)(obj, pods.name)
         else:
             (ledger.delete_quota if deleted else ledger.apply_quota)(obj)
 

@@ -6,6 +6,12 @@ never dies). Each pod is classified here, on the watch thread, into a small
 V1Pod. The watcher remembers which pods exist (as the API server does: bounded by the
 cluster's own state), so a pod deleted while the watch was broken is reported gone by the
 next list instead of being waited for forever. Callbacks only enqueue.
+
+With a resource ledger, the watcher also hands every pod it decoded to the ledger (the feed
+``EXECUTOR_PODS``), whose own pod watch then skips the executors' pods (``OTHER_PODS``): each
+event of our pods is decoded once, where two watches decoded it twice (39% of the executor's
+GIL time during a launch of 500, profiled). It then watches every namespace, as the ledger
+must count every executor's pods, and relists as often as the ledger's watches do.
 """
 
 from __future__ import annotations
@@ -17,10 +23,16 @@ from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.gateway import KubeGateway
 from kaapana_executor.k8s.listwatch import ListWatch
 from kaapana_executor.k8s.podstate import classify
+from kaapana_executor.ledger.ledger import Ledger
+from kaapana_executor.ledger.watch import PodFeed
 from kaapana_executor.runtime.messages import Message, PodChanged, PodGone
 
 #: Selects the pods of every KaapanaExecutor (the annotation says which task instance).
 POD_SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
+#: The ledger's feed of the pods this watcher hands it.
+EXECUTOR_PODS = "executor-pods"
+#: What the ledger's own pod watch takes when this watcher feeds it: every other pod.
+OTHER_PODS = PodFeed("other-pods", f"{labels.MANAGED_BY}!={labels.MANAGED_BY_VALUE}")
 
 
 def pod_changed(pod: Any) -> PodChanged:
@@ -41,9 +53,15 @@ class PodWatcher:
         watch_timeout: int = 60,
         backoff: float = 1.0,
         on_restart: Callable[[str], None] | None = None,
+        ledger: Ledger | None = None,
+        resync: float | None = None,
     ) -> None:
         self._post = post
+        self._ledger = ledger
         self._known: dict[tuple[str, str], str | None] = {}  # (namespace, name) → ti id
+        if ledger is not None:
+            namespace = None
+            ledger.expect_pod_feeds(EXECUTOR_PODS, OTHER_PODS.name)
         self._loop = ListWatch(
             "kaapana-pod-watcher",
             lister=lambda: gateway.list_pods(namespace, POD_SELECTOR),
@@ -54,6 +72,7 @@ class PodWatcher:
             on_event=self._event,
             watch_timeout=watch_timeout,
             backoff=backoff,
+            resync=resync if ledger is not None else None,
             on_restart=on_restart,
         )
 
@@ -69,6 +88,8 @@ class PodWatcher:
         self._loop.stop(timeout)
 
     def _listed(self, pods: list[Any]) -> None:
+        if self._ledger is not None:
+            self._ledger.replace_pods(pods, EXECUTOR_PODS)
         listed = {}
         for pod in pods:
             message = pod_changed(pod)
@@ -80,6 +101,9 @@ class PodWatcher:
         self._known = listed
 
     def _event(self, kind: str, pod: Any) -> None:
+        if self._ledger is not None:
+            feed = self._ledger.delete_pod if kind == "DELETED" else self._ledger.apply_pod
+            feed(pod, EXECUTOR_PODS)
         message = pod_changed(pod)
         where = (message.namespace, message.name)
         if kind == "DELETED":

@@ -285,8 +285,10 @@ class StaleFirstList(KubeGateway):
         super().__init__(api)
         self.stale = True
 
-    def list_cluster(self, kind: ClusterList, field_selector: str = "") -> tuple[list[Any], str]:
-        items, version = super().list_cluster(kind, field_selector)
+    def list_cluster(
+        self, kind: ClusterList, field_selector: str = "", label_selector: str = ""
+    ) -> tuple[list[Any], str]:
+        items, version = super().list_cluster(kind, field_selector, label_selector)
         if kind is ClusterList.PODS and self.stale:
             self.stale = False
             return items, "1"

@@ -25,7 +25,7 @@ from kaapana_executor.k8s import labels
 from kaapana_executor.k8s.podstate import PodPhase, PodStatus
 from kaapana_executor.launch.identity import pod_name_of
 from kaapana_executor.models import ProcessingContainer
-from kaapana_executor.runtime.engine import AdoptedPod, Engine, Wiring
+from kaapana_executor.runtime.engine import SYNC_BUDGET, AdoptedPod, Engine, Wiring
 from kaapana_executor.runtime.lanes import Lanes
 from kaapana_executor.runtime.messages import PodChanged, PodGone
 from kaapana_executor.runtime.refs import (
@@ -68,10 +68,9 @@ class MemoryGateway:
     def named(self, component: str) -> MemoryGateway:
         return self  # one dict of pods behind every component
 
-    def create_pod(self, pod: client.V1Pod, owner_key: str, stale_wait: float = 60) -> Any:
+    def create_pod(self, pod: client.V1Pod, owner_key: str, stale_wait: float = 60) -> None:
         self.pods[pod.metadata.name] = pod
         self.on_create(pod)
-        return pod
 
     def delete_pod(self, name: str, namespace: str, grace_seconds: int = 0) -> bool:
         return self.pods.pop(name, None) is not None
@@ -148,6 +147,8 @@ class Harness:
 
     def __init__(self, tmp: str) -> None:
         self.now = 0.0
+        self.work = 0.0  # sync()'s own time; stands still unless a test moves it
+        self.work_step = 0.0  # how far each reading of it moves it
         self.gateway = MemoryGateway()
         self.airflow = Airflow()
         self.prepare, self.create, self.finish = ManualPool(), ManualPool(), ManualPool()
@@ -161,10 +162,15 @@ class Harness:
                 upstream=lambda _ref, _task: None,
                 log_folder=None,
                 clock=lambda: self.now,
+                work_clock=self._work_clock,
                 pools=Lanes(self.prepare, self.create, self.finish),
             )
         )
         self.outcomes: dict[Hashable, Outcome] = {}
+
+    def _work_clock(self) -> float:
+        self.work += self.work_step
+        return self.work
 
     def sync(self) -> None:
         for key, outcome in self.engine.sync():
@@ -400,3 +406,23 @@ def test_a_pod_whose_deletion_its_node_never_confirms_is_lost(h: Harness) -> Non
     h.step()
     assert h.outcomes == {("dag", "a"): Outcome.FAILED}
     assert h.gateway.pods == {}  # removed for good, whatever the deletion policy
+
+
+def test_one_sync_applies_messages_for_its_time_budget_and_the_next_takes_the_rest(
+    h: Harness,
+) -> None:
+    """A burst of pod events is applied over several syncs, in order, none lost: one sync
+    never holds the scheduler thread longer than its budget, however many are queued."""
+    tasks = [f"t{i}" for i in range(20)]
+    for task in tasks:
+        h.engine.submit(ref(task))
+    h.step()
+    for task in tasks:
+        h.deliver(task, PodPhase.SUCCEEDED, 0)
+    h.work_step = 0.001  # each message costs 1 ms of sync()'s time
+    h.sync()
+    applied = len(h.finish.jobs)  # each applied SUCCEEDED queued its finishing
+    assert 0 < applied <= round(SYNC_BUDGET / 0.001) + 1
+    for _ in range(50):  # later syncs, each within the budget too, apply the rest
+        h.step()
+    assert h.outcomes == {("dag", task): Outcome.SUCCEEDED for task in tasks}

@@ -223,3 +223,47 @@ def test_our_pinned_pod_replaces_its_reservation_counted_once() -> None:
     ledger.apply_pod(pinned("t", "cpu-1", "4", namespace="ns"))
     assert not ledger.is_reserved("key")
     assert free(ledger, "cpu-1") == ALLOCATABLE - V(cpu=4000, pods=1)
+
+
+def two_feed_ledger() -> Ledger:
+    """Pods told by two feeds, as the engine wires it: its own pod watcher ("ours") and the
+    ledger's watch of every other pod ("others")."""
+    ledger = Ledger(reservation_ttl=60)
+    ledger.expect_pod_feeds("ours", "others")
+    ledger.replace_nodes([node("cpu-1"), node("cpu-2")])
+    ledger.replace_quotas([])
+    return ledger
+
+
+def test_synced_only_after_every_expected_pod_feed_was_listed() -> None:
+    ledger = two_feed_ledger()
+    ledger.replace_pods([], "ours")
+    assert not ledger.synced and not ledger.snapshot().synced
+    ledger.replace_pods([], "others")
+    assert ledger.synced and ledger.snapshot().synced
+
+
+def test_a_feed_relist_replaces_only_what_that_feed_told() -> None:
+    ledger = two_feed_ledger()
+    ledger.replace_pods([running("mine", "cpu-1", "1", "kaapana")], "ours")
+    ledger.replace_pods([running("theirs", "cpu-1", "2")], "others")
+    ledger.apply_pod(running("later", "cpu-2", "4"), "others")
+
+    ledger.replace_pods([], "others")  # both of theirs went while the watch was down
+
+    assert free(ledger, "cpu-1") == ALLOCATABLE - V(cpu=1000, pods=1)  # ours still counted
+    assert free(ledger, "cpu-2") == ALLOCATABLE
+    ledger.replace_pods([], "ours")
+    assert free(ledger, "cpu-1") == ALLOCATABLE
+
+
+def test_a_reservation_is_released_by_its_own_feeds_relist_not_by_another() -> None:
+    ledger = two_feed_ledger()
+    ledger.reserve("k", demand("1", namespace="kaapana"), "cpu-1", pod=("kaapana", "p"))
+    ledger.apply_pod(pod("p", "kaapana", requests={"cpu": "1"}), "ours")  # created, unbound
+
+    ledger.replace_pods([running("theirs", "cpu-2")], "others")  # it never lists our pods
+    assert ledger.is_reserved("k")
+    ledger.replace_pods([], "ours")  # seen, then deleted while our watch was down
+    assert not ledger.is_reserved("k")
+    assert free(ledger, "cpu-1") == ALLOCATABLE
