@@ -42,7 +42,8 @@ def cmd_sync(args: argparse.Namespace, config: str, data: Path) -> None:
     """sync() while every tracked pod changes, and RSS growth per 1,000 tracked tasks."""
     pods = max(args.pods_per_node, args.tracked // args.nodes + 1)
     with node_pool(load_api_client(config), args.nodes, pods) as pool:
-        _show("tracked pods changing", extras.churn_and_memory(config, pool, args.tracked, data))
+        result = extras.churn_and_memory(config, pool, args.tracked, data, args.tracemalloc)
+        _show("tracked pods changing", result)
 
 
 def cmd_scale(args: argparse.Namespace, config: str, data: Path) -> None:
@@ -119,6 +120,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scale-tasks", type=int, default=10_000, help="tasks of the scale run")
     p.add_argument("--heartbeat-tasks", type=int, default=1000)
     p.add_argument("--watch", type=float, default=60.0, help="seconds of heartbeat rounds")
+    p.add_argument(
+        "--tracemalloc", action="store_true", help="also what is retained per task (sync)"
+    )
     p.add_argument("--keep-profile", help="also write py-spy's collapsed stacks here (profile)")
     return p
 

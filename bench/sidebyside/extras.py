@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -55,9 +56,31 @@ def _settle(eng: Engine, seconds: float) -> None:
         time.sleep(0.05)
 
 
-def churn_and_memory(kubeconfig: str, pool: Pool, tracked: int, data: Path) -> dict[str, object]:
-    """Track ``tracked`` running pods; RSS growth; then sync() while every pod is changed
-    (a label patch: one MODIFIED event each), once per loop cadence."""
+class _Retained:
+    """What Python objects the engine still holds once the tasks are tracked (tracemalloc),
+    as opposed to RSS, which also keeps what a launch allocated and freed."""
+
+    def __init__(self) -> None:
+        gc.collect()
+        tracemalloc.start()
+        self._before = tracemalloc.take_snapshot()
+
+    def per_task(self, tasks: int) -> dict[str, object]:
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        diff = after.compare_to(self._before, "lineno")
+        total = sum(stat.size_diff for stat in diff)
+        top = {str(stat.traceback[0]): round(stat.size_diff / tasks) for stat in diff[:12]}
+        return {"retained bytes per task (tracemalloc)": round(total / tasks), "largest": top}
+
+
+def churn_and_memory(
+    kubeconfig: str, pool: Pool, tracked: int, data: Path, trace: bool = False
+) -> dict[str, object]:
+    """Track ``tracked`` running pods; RSS growth (and, with ``trace``, what is retained per
+    task, by source line); then sync() while every pod is changed (a label patch: one
+    MODIFIED event each), once per loop cadence."""
     api = load_api_client(kubeconfig, pool_size=20)
     core = client.CoreV1Api(api)
     result: dict[str, object] = {"tracked": tracked}
@@ -67,6 +90,7 @@ def churn_and_memory(kubeconfig: str, pool: Pool, tracked: int, data: Path) -> d
         with running_engine(kubeconfig, config, True) as eng, Arrivals(api, ns) as seen:
             _settle(eng, 2)
             before = rss_mib()
+            traced = _Retained() if trace else None
             for ref in work:
                 eng.submit(ref)
             scheduler_loop(eng.sync, lambda: len(seen.seen) >= tracked, 0.01, 900)
@@ -74,6 +98,8 @@ def churn_and_memory(kubeconfig: str, pool: Pool, tracked: int, data: Path) -> d
             after = rss_mib()
             result["rss_mib_before"], result["rss_mib_tracked"] = before, after
             result["rss_mib_per_1000"] = (after - before) / tracked * 1000
+            if traced is not None:
+                result.update(traced.per_task(tracked))
             for period in (0.01, 1.0):
                 result[f"sync while all change, {loop_label(period)}"] = _stats(
                     _during_churn(eng, core, ns, list(seen.seen), period)
