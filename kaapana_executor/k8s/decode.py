@@ -32,14 +32,36 @@ _DICT = re.compile(r"dict[(\[][^,]+, (.*)[)\]]$")
 _FRACTION = re.compile(r"\.(\d+)")
 
 
-def decode(data: Any, model: str) -> Any:
+#: Pod fields no list or watch of pods is read for here (the watchers classify status and
+#: count requests; adoption and the janitor read names, annotations and resources). A pod's
+#: own full object is read with ``read_one``, which keeps them.
+POD_SPEC_UNREAD = ("volumes", "securityContext", "hostAliases", "dnsConfig", "readinessGates")
+CONTAINER_UNREAD = (
+    "env",
+    "envFrom",
+    "volumeMounts",
+    "volumeDevices",
+    "command",
+    "args",
+    "securityContext",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+)
+
+
+def decode(data: Any, model: str, slim: bool = False) -> Any:
     """The client's model ``model`` (e.g. ``"V1Pod"``) for the JSON value ``data``.
 
-    ``data`` is consumed: its ``metadata.managedFields`` are removed in place."""
+    ``data`` is consumed: its ``metadata.managedFields`` are removed in place, and with
+    ``slim`` (pods only) the fields in ``POD_SPEC_UNREAD`` and ``CONTAINER_UNREAD`` too."""
     if isinstance(data, dict):
         metadata = data.get("metadata")
         if isinstance(metadata, dict):
             metadata.pop("managedFields", None)
+        if slim:
+            _slim_pod(data.get("spec"))
     klass = getattr(client.models, model)
     if hasattr(klass, "from_dict"):
         return klass.from_dict(data)
@@ -52,18 +74,36 @@ def read_one(response: Any, model: str) -> Any:
 
 
 def read_list(response: Any, model: str) -> tuple[list[Any], str]:
-    """The items of a list response (``_preload_content=False``) and its resourceVersion."""
+    """The items of a list response (``_preload_content=False``) and its resourceVersion;
+    pods come slim (see :func:`decode`)."""
     body = _body(response)
-    items = [decode(item, model) for item in body.get("items") or ()]
+    slim = model == "V1Pod"
+    items = [decode(item, model, slim) for item in body.get("items") or ()]
     return items, str((body.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _slim_pod(spec: Any) -> None:
+    """Drop what no watcher reads from a pod's spec, before anything is built from it: most
+    of a processing-container pod's spec is env, mounts and volumes (env alone ~20 entries)."""
+    if not isinstance(spec, dict):
+        return
+    for name in POD_SPEC_UNREAD:
+        spec.pop(name, None)
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(group) or ():
+            if isinstance(container, dict):
+                for name in CONTAINER_UNREAD:
+                    container.pop(name, None)
 
 
 def read_events(response: Any, model: str) -> Iterator[dict[str, Any]]:
     """Watch events of a streaming response as ``{"type", "object", "raw_object"}``.
 
     Bookmarks keep their raw object (they are incomplete objects); an ERROR event (410 Gone
-    for an expired resourceVersion, among others) raises ApiException with its code.
+    for an expired resourceVersion, among others) raises ApiException with its code. Pods
+    come slim (see :func:`decode`).
     """
+    slim = model == "V1Pod"
     try:
         for line in iter_resp_lines(response):
             if not line or line.isspace():
@@ -75,7 +115,7 @@ def read_events(response: Any, model: str) -> Iterator[dict[str, Any]]:
                 status = raw if isinstance(raw, dict) else {}
                 reason = f"{status.get('reason', '')}: {status.get('message', '')}"
                 raise ApiException(status=status.get("code", 500), reason=reason)
-            obj = raw if kind == "BOOKMARK" else decode(raw, model)
+            obj = raw if kind == "BOOKMARK" else decode(raw, model, slim)
             yield {"type": kind, "object": obj, "raw_object": raw}
     finally:
         response.close()

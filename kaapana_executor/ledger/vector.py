@@ -12,6 +12,7 @@ Parsing uses :mod:`kaapana_executor.quantity` (the official client's parser).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -35,8 +36,13 @@ def _is_bytes(name: str) -> bool:
     return base in _BYTE_RESOURCES or name.startswith("hugepages-")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_amount(name: str, value: str | int | float) -> int:
-    """One amount in ledger units: millicores for CPU, whole units for everything else."""
+    """One amount in ledger units: millicores for CPU, whole units for everything else.
+
+    Cached: every watch event of a pod parses its containers' requests again, a cluster has
+    few distinct quantities, and a Decimal parse per amount was 12% of the pod watcher's time
+    in a launch of 500 (py-spy)."""
     return quantity.millicores(value) if is_cpu(name) else quantity.whole(value)
 
 

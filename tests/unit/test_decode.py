@@ -123,3 +123,25 @@ def test_a_list_gives_its_items_and_its_resource_version() -> None:
     items, version = decode.read_list(response, "V1Pod")
     assert version == "7"
     assert [pod.metadata.name for pod in items] == ["t-1", "t-1"]
+
+
+def test_listed_and_watched_pods_come_slim_with_all_that_the_watchers_read() -> None:
+    """Env, commands, mounts and volumes go (most of a pod's bytes; nothing that lists or
+    watches pods reads them); what classifying and counting a pod reads stays exact."""
+    full = copy.deepcopy(POD)
+    full["spec"]["volumes"] = [{"name": "data", "hostPath": {"path": "/data"}}]
+    full["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/out"}]
+    event = next(decode.read_events(stream({"type": "ADDED", "object": full}), "V1Pod"))
+    body = {"kind": "PodList", "metadata": {"resourceVersion": "7"}, "items": [full]}
+    response = HTTPResponse(body=io.BytesIO(json.dumps(body).encode()), preload_content=False)
+    (listed,), _ = decode.read_list(response, "V1Pod")
+    expected = decode.decode(copy.deepcopy(POD), "V1Pod")
+    for pod in (event["object"], listed):
+        container = pod.spec.containers[0]
+        assert container.env is None and container.volume_mounts is None
+        assert pod.spec.volumes is None
+        assert container.resources == expected.spec.containers[0].resources
+        assert pod.spec.tolerations == expected.spec.tolerations
+        assert pod.spec.node_name == "kwok-cpu-1"
+        assert wire(pod.status) == wire(expected.status)
+        assert pod.metadata.annotations == expected.metadata.annotations
