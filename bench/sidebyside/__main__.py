@@ -77,7 +77,7 @@ def cmd_heartbeat(args: argparse.Namespace, config: str, data: Path) -> None:
     with node_pool(load_api_client(config), args.nodes, pods) as pool:
         registry = cluster_env("KAAPANA_REGISTRY")
         result = heartbeat.heartbeat_rounds(
-            config, registry, pool, args.heartbeat_tasks, data / "hb", args.watch
+            config, registry, pool, args.heartbeat_tasks, data / "hb", args.watch, args.api_workers
         )
     _show("heartbeats against the real Execution API", result)
 
@@ -120,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scale-tasks", type=int, default=10_000, help="tasks of the scale run")
     p.add_argument("--heartbeat-tasks", type=int, default=1000)
     p.add_argument("--watch", type=float, default=60.0, help="seconds of heartbeat rounds")
+    p.add_argument("--api-workers", type=int, default=1, help="api-server workers (heartbeat)")
     p.add_argument(
         "--tracemalloc", action="store_true", help="also what is retained per task (sync)"
     )

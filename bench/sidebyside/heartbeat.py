@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg2
+
 from bench.sidebyside.common import namespace, percentile
 from bench.sidebyside.pool import Pool
 from kaapana_executor.k8s.client import load_api_client
 from tests.support.airflow import AirflowRest, local_settings, running_airflow
-from tests.support.postgres import postgres_server
+from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.statsd import StatsdListener
 
 DAG_ID = "bench_heartbeats"
@@ -68,18 +70,33 @@ def _rounds(statsd: StatsdListener) -> list[float]:
 
 
 def heartbeat_rounds(
-    kubeconfig: str, registry: str, pool: Pool, tasks: int, home: Path, watch: float
+    kubeconfig: str,
+    registry: str,
+    pool: Pool,
+    tasks: int,
+    home: Path,
+    watch: float,
+    api_workers: int = 1,
 ) -> dict[str, Any]:
-    """Run ``tasks`` never-finishing tasks through real Airflow; rounds over ``watch`` s."""
+    """Run ``tasks`` never-finishing tasks through real Airflow; rounds over ``watch`` s.
+    ``api_workers``: the api-server's worker processes (``[api] workers``), which serve the
+    Execution API's heartbeats; the round time is bounded by their throughput."""
     from examples.images.push import push_examples
 
     push_examples(registry)
     with namespace(load_api_client(kubeconfig), "bench-perf2-hb") as ns:
-        return _in_airflow(kubeconfig, registry, pool, tasks, home, watch, ns)
+        return _in_airflow(kubeconfig, registry, pool, tasks, home, watch, ns, api_workers)
 
 
 def _in_airflow(
-    kubeconfig: str, registry: str, pool: Pool, tasks: int, home: Path, watch: float, ns: str
+    kubeconfig: str,
+    registry: str,
+    pool: Pool,
+    tasks: int,
+    home: Path,
+    watch: float,
+    ns: str,
+    api_workers: int,
 ) -> dict[str, Any]:
     dags = home / "dags-src"
     dags.mkdir(parents=True)
@@ -107,17 +124,48 @@ def _in_airflow(
         "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
         "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
         "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        "AIRFLOW__API__WORKERS": str(api_workers),
     }
     try:
         for _, rest in running_airflow(home / "airflow", [dags], kaapana, extra):
-            return _measure(rest, statsd, tasks, watch)
+            oldest = _OldestBeat(db)
+            return {
+                "api-server workers": api_workers,
+                **_measure(rest, statsd, tasks, watch, oldest),
+            }
     finally:
         statsd.close()
         db.stop()
     raise AssertionError("unreachable")
 
 
-def _measure(rest: AirflowRest, statsd: StatsdListener, tasks: int, watch: float) -> dict[str, Any]:
+class _OldestBeat:
+    """How old the oldest running task's last heartbeat is, as Airflow's database has it:
+    what Airflow's heartbeat timeout compares (300 s by default)."""
+
+    def __init__(self, db: PostgresServer) -> None:
+        self._db = db
+
+    def seconds(self) -> float:
+        connection = psycopg2.connect(
+            host="127.0.0.1", port=self._db.port, user=self._db.user, dbname=self._db.database
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT EXTRACT(EPOCH FROM now() - min(last_heartbeat_at)) FROM task_instance "
+                    "WHERE dag_id = %s AND state = 'running'",
+                    (DAG_ID,),
+                )
+                (value,) = cursor.fetchone() or (None,)
+                return float(value) if value is not None else float("nan")
+        finally:
+            connection.close()
+
+
+def _measure(
+    rest: AirflowRest, statsd: StatsdListener, tasks: int, watch: float, oldest: _OldestBeat
+) -> dict[str, Any]:
     rest.wait_for_dag(DAG_ID, timeout=300)
     run_id = f"hb-{secrets.token_hex(3)}"
     began = time.monotonic()
@@ -130,7 +178,11 @@ def _measure(rest: AirflowRest, statsd: StatsdListener, tasks: int, watch: float
         counts = _running(rest, run_id)
     all_running = time.monotonic() - began
     seen = len(_rounds(statsd))
-    time.sleep(watch)
+    ages = []
+    until = time.monotonic() + watch
+    while time.monotonic() < until:
+        ages.append(oldest.seconds())
+        time.sleep(5)
     rounds = _rounds(statsd)[seen:]
     after = _running(rest, run_id)
     rest.call("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
@@ -139,5 +191,6 @@ def _measure(rest: AirflowRest, statsd: StatsdListener, tasks: int, watch: float
         "all running after s": round(all_running, 1),
         "rounds reported": len(rounds),
         "round p50 / max s": (percentile(rounds, 0.5), max(rounds) if rounds else float("nan")),
+        "oldest last heartbeat, max over the watch s": max(ages) if ages else float("nan"),
         "states after watching": after,
     }
