@@ -83,15 +83,18 @@ def test_create_storm_loses_and_duplicates_nothing_and_honours_retry_after(env: 
 
 def test_list_and_watch_storm_loses_nothing_and_honours_retry_after(env: Faulty) -> None:
     """Errors on the lists and watches of the pod watcher and the ledger, while a new
-    scheduler starts (its executor lists everything first) and runs a burst of tasks."""
-    namespaced = rf"^/api/v1/namespaces/{env.namespace}/pods$"
+    scheduler starts (its executor lists everything first) and runs a burst of tasks.
+
+    With admission on (the default) both watch pods cluster-wide (``/api/v1/pods``): the pod
+    watcher takes the executors' pods and hands them to the ledger, whose own watch takes
+    every other pod. So the faults go on that path, where both components meet them."""
+    pods, nodes = r"^/api/v1/pods$", r"^/api/v1/nodes$"
     rules = [
-        env.proxy.add(Rule(Status(429, retry_after=3), "GET", r"^/api/v1/pods$", False, 2)),
-        env.proxy.add(Rule(Status(503, retry_after=2), "GET", r"^/api/v1/nodes$", False, 2)),
-        env.proxy.add(Rule(Status(429, retry_after=3), "GET", namespaced, False, 2)),
-        env.proxy.add(Rule(Status(500, retry_after=2), "GET", namespaced, True, 2)),
-        env.proxy.add(Rule(Drop(after=2), "GET", namespaced, True, 2)),
-        env.proxy.add(Rule(Drop(), "GET", r"^/api/v1/nodes$", True, 1)),
+        env.proxy.add(Rule(Status(429, retry_after=3), "GET", pods, False, 4)),
+        env.proxy.add(Rule(Status(503, retry_after=2), "GET", nodes, False, 2)),
+        env.proxy.add(Rule(Status(500, retry_after=2), "GET", pods, True, 2)),
+        env.proxy.add(Rule(Drop(after=2), "GET", pods, True, 2)),
+        env.proxy.add(Rule(Drop(), "GET", nodes, True, 1)),
     ]
     env.airflow.restart("scheduler")
     run = f"storm-list-{secrets.token_hex(3)}"
@@ -115,15 +118,16 @@ def test_list_and_watch_storm_loses_nothing_and_honours_retry_after(env: Faulty)
 
 def test_adoption_survives_a_5xx_storm_on_the_pod_list(env: Faulty) -> None:
     """A scheduler killed mid-run; its successor adopts while every list of the executor's
-    pods answers 503 for 30 s. The scheduler must survive, adopt and lose nothing."""
+    pods answers 503 for 30 s. The scheduler must survive, adopt and lose nothing.
+    (Adoption lists the namespace; the pod watcher, with admission on, all namespaces.)"""
     run = f"adopt-5xx-{secrets.token_hex(3)}"
     env.rest.wait_for_dag(LONG)
     with recording(env.core, env.namespace) as recorder:
         env.rest.trigger(LONG, run)
         check = env.check(LONG, run)
         check.wait_running(6)
-        namespaced = rf"^/api/v1/namespaces/{env.namespace}/pods$"
-        storm = env.proxy.add(Rule(Status(503, retry_after=1), "GET", namespaced, False))
+        listed = rf"^/api/v1/(namespaces/{env.namespace}/)?pods$"
+        storm = env.proxy.add(Rule(Status(503, retry_after=1), "GET", listed, False))
         env.restart_scheduler()
         time.sleep(30)
         env.proxy.clear()
