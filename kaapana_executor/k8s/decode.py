@@ -34,7 +34,7 @@ _FRACTION = re.compile(r"\.(\d+)")
 
 #: Pod fields no list or watch of pods is read for here (the watchers classify status and
 #: count requests; adoption and the janitor read names, annotations and resources). A pod's
-#: own full object is read with ``read_one``, which keeps them.
+#: own full object, when something needs it, is read whole (``KubeGateway.read_pod``).
 POD_SPEC_UNREAD = ("volumes", "securityContext", "hostAliases", "dnsConfig", "readinessGates")
 CONTAINER_UNREAD = (
     "env",
@@ -66,11 +66,6 @@ def decode(data: Any, model: str, slim: bool = False) -> Any:
     if hasattr(klass, "from_dict"):
         return klass.from_dict(data)
     return _walk(data, model)
-
-
-def read_one(response: Any, model: str) -> Any:
-    """The object of a single-object response (``_preload_content=False``)."""
-    return decode(_body(response), model)
 
 
 def read_list(response: Any, model: str) -> tuple[list[Any], str]:
