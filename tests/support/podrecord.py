@@ -139,6 +139,8 @@ class PodRecorder:
 
     def _list(self) -> str:
         found = self._core.list_namespaced_pod(self._namespace, _request_timeout=60)
+        with self._lock:
+            self._waiting.clear()  # a list is the truth: the listed waiting pods come back
         for pod in found.items:
             self._record(pod)
         return str(found.metadata.resource_version)
