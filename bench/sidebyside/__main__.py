@@ -76,9 +76,10 @@ def cmd_heartbeat(args: argparse.Namespace, config: str, data: Path) -> None:
     pods = max(args.pods_per_node, args.heartbeat_tasks // args.nodes + 1)
     with node_pool(load_api_client(config), args.nodes, pods) as pool:
         registry = cluster_env("KAAPANA_REGISTRY")
-        result = heartbeat.heartbeat_rounds(
+        setup = heartbeat.Setup(
             config, registry, pool, args.heartbeat_tasks, data / "hb", args.watch, args.api_workers
         )
+        result = heartbeat.heartbeat_rounds(setup)
     _show("heartbeats against the real Execution API", result)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,35 +70,38 @@ def _rounds(statsd: StatsdListener) -> list[float]:
     return rounds
 
 
-def heartbeat_rounds(
-    kubeconfig: str,
-    registry: str,
-    pool: Pool,
-    tasks: int,
-    home: Path,
-    watch: float,
-    api_workers: int = 1,
-) -> dict[str, Any]:
-    """Run ``tasks`` never-finishing tasks through real Airflow; rounds over ``watch`` s.
-    ``api_workers``: the api-server's worker processes (``[api] workers``), which serve the
-    Execution API's heartbeats; the round time is bounded by their throughput."""
+@dataclass(frozen=True)
+class Setup:
+    """One heartbeat run: ``tasks`` never-finishing tasks, rounds watched for ``watch`` s;
+    ``api_workers`` is the api-server's worker processes (``[api] workers``), which serve the
+    Execution API's heartbeats: the round time is bounded by their throughput."""
+
+    kubeconfig: str
+    registry: str
+    pool: Pool
+    tasks: int
+    home: Path
+    watch: float
+    api_workers: int = 1
+
+
+def heartbeat_rounds(setup: Setup) -> dict[str, Any]:
+    """Run the setup's tasks through real Airflow and report the heartbeat rounds."""
     from examples.images.push import push_examples
 
-    push_examples(registry)
-    with namespace(load_api_client(kubeconfig), "bench-perf2-hb") as ns:
-        return _in_airflow(kubeconfig, registry, pool, tasks, home, watch, ns, api_workers)
+    push_examples(setup.registry)
+    with namespace(load_api_client(setup.kubeconfig), "bench-perf2-hb") as ns:
+        return _in_airflow(setup, ns)
 
 
-def _in_airflow(
-    kubeconfig: str,
-    registry: str,
-    pool: Pool,
-    tasks: int,
-    home: Path,
-    watch: float,
-    ns: str,
-    api_workers: int,
-) -> dict[str, Any]:
+def _in_airflow(setup: Setup, ns: str) -> dict[str, Any]:
+    kubeconfig, registry, pool, tasks, home = (
+        setup.kubeconfig,
+        setup.registry,
+        setup.pool,
+        setup.tasks,
+        setup.home,
+    )
     dags = home / "dags-src"
     dags.mkdir(parents=True)
     (dags / "bench_heartbeats.py").write_text(dag_file(tasks))
@@ -124,14 +128,14 @@ def _in_airflow(
         "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
         "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
         "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
-        "AIRFLOW__API__WORKERS": str(api_workers),
+        "AIRFLOW__API__WORKERS": str(setup.api_workers),
     }
     try:
         for _, rest in running_airflow(home / "airflow", [dags], kaapana, extra):
             oldest = _OldestBeat(db)
             return {
-                "api-server workers": api_workers,
-                **_measure(rest, statsd, tasks, watch, oldest),
+                "api-server workers": setup.api_workers,
+                **_measure(rest, statsd, tasks, setup.watch, oldest),
             }
     finally:
         statsd.close()
